@@ -1,0 +1,1 @@
+"""Setting declarations, one module per group of reference sections."""
