@@ -1,0 +1,108 @@
+"""Listening sockets: created by the master before any worker is forked.
+
+Every worker inherits the same sockets (a shared accept queue per address). Listeners are
+non-blocking so that a worker woken for a connection another worker already took just sees
+EAGAIN instead of hanging in accept().
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+from herder.config.binds import Bind, BindKind
+from herder.errors import HerderError
+from herder.workers.base import Listener
+
+
+class ListenerError(HerderError):
+    """An address could not be bound or a descriptor is not a usable socket."""
+
+
+def open_listeners(binds: list[Bind], backlog: int) -> list[Listener]:
+    listeners: list[Listener] = []
+    try:
+        for bind in binds:
+            sock = _open(bind, backlog)
+            sock.setblocking(False)
+            listeners.append(Listener(sock, bind, describe(sock, bind)))
+    except BaseException:
+        close_listeners(listeners)
+        raise
+    return listeners
+
+
+def _open(bind: Bind, backlog: int) -> socket.socket:
+    if bind.kind is BindKind.UNIX:
+        assert bind.path is not None
+        return _open_unix(bind.path, backlog)
+    if bind.kind is BindKind.FD:
+        assert bind.fd is not None
+        return _adopt_fd(bind.fd, backlog)
+    assert bind.host is not None and bind.port is not None
+    return _open_tcp(bind.host, bind.port, backlog)
+
+
+def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ListenerError(f"cannot resolve {host!r}: {exc}") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def _open_unix(path: str, backlog: int) -> socket.socket:
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise ListenerError(f"{path} exists and is not a socket")
+        os.unlink(path)  # a stale socket left by an earlier run
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ListenerError(f"cannot listen on unix:{path}: {exc.strerror}") from exc
+    return sock
+
+
+def _adopt_fd(fd: int, backlog: int) -> socket.socket:
+    try:
+        sock = socket.socket(fileno=fd)
+        sock.listen(backlog)
+    except OSError as exc:
+        raise ListenerError(f"fd://{fd} is not a usable socket: {exc.strerror}") from exc
+    return sock
+
+
+def describe(sock: socket.socket, bind: Bind) -> str:
+    """The URL announced in 'Listening at:' (with the real port when 0 was asked)."""
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
+
+
+def close_listeners(listeners: list[Listener], unlink: bool = True) -> None:
+    for listener in listeners:
+        path = listener.sock.getsockname() if listener.sock.family == socket.AF_UNIX else None
+        listener.sock.close()
+        if unlink and listener.bind.kind is BindKind.UNIX and isinstance(path, str):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass

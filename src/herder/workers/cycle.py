@@ -1,0 +1,160 @@
+"""One request through the stack: the socket <-> protocol <-> app glue, written once.
+
+Every worker class drives connections the same way: feed bytes to the parser until a head is
+complete, run the app through a `wsgi.Exchange`, put its output on the wire (each worker its
+own way: blocking or from an event loop), then settle the request (access log, request count,
+unread body) and decide whether the connection may carry another request.
+A `ProtocolError` becomes a 4xx response and a closed connection here, at one boundary.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from herder import SERVER_SOFTWARE
+from herder.config.binds import BindKind
+from herder.logs import ErrorStream
+from herder.protocol.errors import ProtocolError
+from herder.protocol.events import RequestHead
+from herder.protocol.http11.parser import HTTP11Parser
+from herder.protocol.http11.response import error_response
+from herder.wsgi.environ import EnvironBuilder, ServerInfo
+from herder.wsgi.exchange import Exchange, ExchangeOptions
+from herder.wsgi.input import BodyReader, Input
+
+if TYPE_CHECKING:
+    from herder.workers.base import Listener, Worker
+    from herder.workers.transport import SocketTransport
+
+# Unread body bytes worth reading and discarding to keep a connection; past this, close it.
+DRAIN_LIMIT = 1 << 20
+
+
+class DateCache:
+    """The IMF-fixdate for the `Date` header, formatted at most once a second."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def __call__(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = formatdate(now, usegmt=True).encode("ascii")
+        return self._value
+
+
+@dataclass(slots=True)
+class InFlight:
+    """A request whose app has been called and whose response is going out."""
+
+    exchange: Exchange
+    environ: dict[str, Any]
+    body: BodyReader
+    parser: HTTP11Parser
+    started: float
+
+
+class RequestCycle:
+    """Per-worker request machinery shared by all worker classes."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.logs = worker.ctx.logs
+        self.limits = worker.cfg.protocol_limits()
+        self.date = DateCache()
+        self.server_header = SERVER_SOFTWARE.encode("ascii")
+        self.options = ExchangeOptions(
+            server_header=self.server_header,
+            date=self.date,
+            use_sendfile=worker.cfg.sendfile,
+            on_error=self._on_app_error,
+        )
+        errors = ErrorStream(worker.ctx.logs)
+        self.builders = [self._builder(lst, errors) for lst in worker.listeners]
+
+    def _builder(self, listener: Listener, errors: Any) -> EnvironBuilder:
+        cfg = self.worker.cfg
+        name, port = "", ""
+        if listener.bind.kind is BindKind.TCP or listener.sock.family != socket.AF_UNIX:
+            address = listener.sock.getsockname()
+            name, port = str(address[0]), str(address[1])
+        info = ServerInfo(
+            server_name=name,
+            server_port=port,
+            url_scheme="http",
+            script_name=cfg.script_name,
+            multithread=self.worker.multithread,
+            multiprocess=cfg.workers > 1,
+            run_once=False,
+            errors=errors,
+        )
+        return EnvironBuilder(info)
+
+    def new_parser(self) -> HTTP11Parser:
+        return HTTP11Parser(self.limits)
+
+    def begin(
+        self,
+        head: RequestHead,
+        parser: HTTP11Parser,
+        transport: SocketTransport,
+        listener_index: int,
+        peer: tuple[str, int] | None,
+        keep_alive_allowed: bool,
+    ) -> InFlight:
+        """Call the app for `head`; the caller then sends `exchange.output()`."""
+        started = time.monotonic()
+        body = BodyReader(parser, transport.receive)
+        environ = self.builders[listener_index].build(head, peer, Input(body))
+        exchange = Exchange(
+            self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed
+        )
+        exchange.start()
+        return InFlight(exchange, environ, body, parser, started)
+
+    def settle(self, flight: InFlight) -> bool:
+        """After the output went out: log, count; True when the connection may go on."""
+        exchange = flight.exchange
+        exchange.close()
+        if self.logs.access_enabled:
+            self.logs.access(
+                flight.environ,
+                exchange.status,
+                exchange.response_headers,
+                exchange.body_bytes,
+                time.monotonic() - flight.started,
+            )
+        self.worker.count_request()
+        if not (exchange.keep_alive and self.worker.alive):
+            return False
+        try:
+            if not flight.body.drain(DRAIN_LIMIT):
+                return False
+        except (ProtocolError, OSError):
+            return False
+        flight.parser.start_next_cycle()
+        return True
+
+    def rejection(self, error: ProtocolError, peer: object) -> bytes | None:
+        """The response for a request the parser refused, or None to just close."""
+        self.logs.error.debug("Invalid request from %s: %s", peer, error)
+        if error.status is None:
+            return None
+        return error_response(error.status, self.date(), self.server_header)
+
+    def timeout_response(self) -> bytes:
+        return error_response(408, self.date(), self.server_header)
+
+    def _on_app_error(self, message: str, exc: BaseException | None) -> None:
+        if exc is None:
+            self.logs.error.error(message)
+        else:
+            self.logs.error.error(message, exc_info=(type(exc), exc, exc.__traceback__))

@@ -1,0 +1,112 @@
+"""The `sync` worker: blocking accept, one connection at a time, one request per connection.
+
+Every response carries `Connection: close` (Gunicorn's sync semantics): safe behind a
+buffering proxy such as nginx, which holds slow clients so the worker never waits on them.
+Waits are still bounded: the head must arrive within `--header-timeout`, and each later read or
+write within `--timeout`.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+from herder.protocol.errors import ProtocolError
+from herder.protocol.events import NEED_DATA, RequestHead
+from herder.protocol.http11.parser import HTTP11Parser
+from herder.wsgi.transport import FileRange
+from herder.workers.base import Worker
+from herder.workers.cycle import InFlight, RequestCycle
+from herder.workers.transport import SocketTransport
+
+POLL_INTERVAL_MS = 1000  # the heartbeat beats at least this often when idle
+
+
+class SyncWorker(Worker):
+    """Serve one connection at a time, closing it after the response."""
+
+    def run(self) -> None:
+        cycle = RequestCycle(self)
+        poller = select.poll()
+        by_fd = {}
+        for index, listener in enumerate(self.listeners):
+            poller.register(listener.sock.fileno(), select.POLLIN)
+            by_fd[listener.sock.fileno()] = index
+        wakeup = self.signal_pipe()
+        poller.register(wakeup, select.POLLIN)
+        while self.alive:
+            self.notify()
+            for fd, _ in poller.poll(POLL_INTERVAL_MS):
+                if fd == wakeup:
+                    self.drain_signal_pipe()
+                elif self.alive:
+                    self._accept(cycle, by_fd[fd])
+
+    def _accept(self, cycle: RequestCycle, index: int) -> None:
+        try:
+            sock, peer = self.listeners[index].sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another worker took it
+        sock.setblocking(False)
+        try:
+            self.handle(cycle, sock, index, peer if isinstance(peer, tuple) else None)
+        finally:
+            sock.close()
+
+    def handle(
+        self, cycle: RequestCycle, sock: socket.socket, index: int, peer: tuple[str, int] | None
+    ) -> None:
+        transport = SocketTransport(sock, self.cfg.header_timeout)
+        parser = cycle.new_parser()
+        try:
+            head = self._read_head(parser, transport)
+        except ProtocolError as error:
+            self._send_quietly(transport, cycle.rejection(error, peer))
+            return
+        except TimeoutError:
+            if parser.has_partial_data:
+                self._send_quietly(transport, cycle.timeout_response())
+            return
+        except OSError:
+            return
+        if head is None:
+            return
+        transport.timeout = self.cfg.timeout or None
+        self._respond(cycle, cycle.begin(head, parser, transport, index, peer, False), transport)
+
+    def _read_head(self, parser: HTTP11Parser, transport: SocketTransport) -> RequestHead | None:
+        deadline = time.monotonic() + self.cfg.header_timeout
+        while True:
+            event = parser.next_event()
+            if isinstance(event, RequestHead):
+                return event
+            if event is not NEED_DATA:
+                raise ProtocolError("unexpected event before the request head")
+            if time.monotonic() > deadline:
+                raise TimeoutError("request head too slow")
+            data = transport.receive()
+            if not data and not parser.has_partial_data:
+                return None
+            parser.feed(data)
+
+    def _respond(self, cycle: RequestCycle, flight: InFlight, transport: SocketTransport) -> None:
+        try:
+            for piece in flight.exchange.output():
+                if isinstance(piece, FileRange):
+                    transport.sendfile(piece.file, piece.offset, piece.count)
+                else:
+                    transport.send(piece)
+        except OSError:
+            self.log.debug("Client went away during the response")
+        finally:
+            cycle.settle(flight)
+
+    @staticmethod
+    def _send_quietly(transport: SocketTransport, data: bytes | None) -> None:
+        if data is None:
+            return
+        try:
+            transport.send(data)
+        except OSError:
+            pass

@@ -1,0 +1,3 @@
+"""An app module that fails to import."""
+
+raise ImportError("this module is broken on purpose")

@@ -1,0 +1,220 @@
+"""Start the real master as a subprocess and talk to it over real sockets.
+
+Each server runs in its own process group, bound to port 0; the real address is read back
+from its "Listening at:" line. Every wait has a timeout; `stop()` ends the whole group.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+APPS = Path(__file__).parent / "apps"
+LISTENING = re.compile(r"Listening at: (\S+) \((\d+)\)")
+BOOTED = re.compile(r"Booting worker with pid: (\d+)")
+
+
+class Server:
+    """A running `python -m herder` and what it printed."""
+
+    def __init__(self, *args: str, app: str = "apps:hello", cwd: Path | None = None,
+                 env: dict[str, str] | None = None, wait: bool = True) -> None:
+        argv = [sys.executable, "-m", "herder", *args]
+        if "-b" not in args and "--bind" not in args:
+            argv += ["-b", "127.0.0.1:0"]
+        argv += ["--chdir", str(cwd or APPS.parent), app] if app else []
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+        self.pid = self.proc.pid
+        if wait:
+            self.url = self.wait_for(LISTENING, 15).group(1)
+            self.wait_serving()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            with self._cond:
+                self.lines.append(raw.decode("utf-8", "replace"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._cond:
+            return "".join(self.lines)
+
+    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float, start: int = 0
+                 ) -> re.Match[str]:
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    found = regex.search(line)
+                    if found:
+                        return found
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(f"{regex.pattern!r} not seen; output:\n{self.output}")
+                self._cond.wait(min(left, 0.2))
+
+    def count(self, pattern: str) -> int:
+        regex = re.compile(pattern)
+        with self._cond:
+            return sum(1 for line in self.lines if regex.search(line))
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        if self.url.startswith("unix:"):
+            return self.url[5:]
+        host, _, port = self.url.removeprefix("http://").rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def connect(self, timeout: float = 10) -> socket.socket:
+        address = self.address
+        if isinstance(address, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(address)
+        return sock
+
+    def wait_serving(self, timeout: float = 15) -> None:
+        """Until a request is answered (workers boot after the listeners are announced)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.connect(timeout=2) as sock:
+                    sock.sendall(b"GET /__ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    if sock.recv(1):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"server not serving; output:\n{self.output}")
+            time.sleep(0.05)
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+                self.proc.wait(15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+        try:
+            os.killpg(self.pid, signal.SIGKILL)  # stragglers of our own group only
+        except ProcessLookupError:
+            pass
+        self.proc.wait(5)
+        self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def request(sock: socket.socket, raw: bytes) -> None:
+    sock.sendall(raw)
+
+
+def read_response(sock: socket.socket, head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """Read one HTTP/1.1 response (Content-Length, chunked or close-delimited)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError(f"closed before a response head: {buf!r}")
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        return status, headers, rest
+    if "content-length" in headers:
+        size = int(headers["content-length"])
+        while len(rest) < size:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed mid-body")
+            rest += data
+        return status, headers, rest[:size]
+    if headers.get("transfer-encoding") == "chunked":
+        return status, headers, _read_chunked(sock, rest)
+    while data := sock.recv(65536):
+        rest += data
+    return status, headers, rest
+
+
+def _read_chunked(sock: socket.socket, buf: bytes) -> bytes:
+    body = b""
+    while True:
+        while b"\r\n" not in buf:
+            buf += _recv(sock)
+        line, _, buf = buf.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        while len(buf) < size + 2:
+            buf += _recv(sock)
+        if size == 0:
+            return body
+        body += buf[:size]
+        buf = buf[size + 2:]
+
+
+def _recv(sock: socket.socket) -> bytes:
+    data = sock.recv(65536)
+    if not data:
+        raise ConnectionError("closed mid-chunked body")
+    return data
+
+
+def get(server: Server, path: str = "/", headers: str = "") -> tuple[int, dict[str, str], bytes]:
+    with server.connect() as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n".encode()
+        )
+        return read_response(sock)
+
+
+def is_closed(sock: socket.socket, timeout: float = 5) -> bool:
+    """True when the peer closed the connection (EOF or reset) within `timeout`."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
