@@ -6,6 +6,7 @@ from its "Listening at:" line. Every wait has a timeout; `stop()` ends the whole
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -24,16 +25,27 @@ BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 class Server:
     """A running `python -m herder` and what it printed."""
 
-    def __init__(self, *args: str, app: str = "apps:hello", cwd: Path | None = None,
-                 env: dict[str, str] | None = None, wait: bool = True) -> None:
-        argv = [sys.executable, "-m", "herder", *args]
+    def __init__(
+        self,
+        *args: str,
+        app: str = "apps:hello",
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
+        argv = [*self.python_argv(), *args]
         if "-b" not in args and "--bind" not in args:
             argv += ["-b", "127.0.0.1:0"]
         argv += ["--chdir", str(cwd or APPS.parent), app] if app else []
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=full_env,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -44,6 +56,10 @@ class Server:
         if wait:
             self.url = self.wait_for(LISTENING, 15).group(1)
             self.wait_serving()
+
+    @staticmethod
+    def python_argv() -> list[str]:
+        return [sys.executable, "-m", "herder"]
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -59,8 +75,9 @@ class Server:
         with self._cond:
             return "".join(self.lines)
 
-    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float, start: int = 0
-                 ) -> re.Match[str]:
+    def wait_for(
+        self, pattern: re.Pattern[str] | str, timeout: float, start: int = 0
+    ) -> re.Match[str]:
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -125,10 +142,8 @@ class Server:
                 self.proc.wait(15)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)  # stragglers of our own group only
-        except ProcessLookupError:
-            pass
         self.proc.wait(5)
         self._reader.join(5)
         if self.proc.stdout is not None:
@@ -145,7 +160,9 @@ def request(sock: socket.socket, raw: bytes) -> None:
     sock.sendall(raw)
 
 
-def read_response(sock: socket.socket, head_only: bool = False) -> tuple[int, dict[str, str], bytes]:
+def read_response(
+    sock: socket.socket, head_only: bool = False
+) -> tuple[int, dict[str, str], bytes]:
     """Read one HTTP/1.1 response (Content-Length, chunked or close-delimited)."""
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -189,7 +206,7 @@ def _read_chunked(sock: socket.socket, buf: bytes) -> bytes:
         if size == 0:
             return body
         body += buf[:size]
-        buf = buf[size + 2:]
+        buf = buf[size + 2 :]
 
 
 def _recv(sock: socket.socket) -> bytes:

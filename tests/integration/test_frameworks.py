@@ -20,7 +20,8 @@ def test_flask(worker_class: str) -> None:
             sock.sendall(
                 b"POST /form HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                 b"Content-Type: application/x-www-form-urlencoded\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
             )
             assert json.loads(read_response(sock)[2]) == {"name": "herder server", "path": "/form"}
 
@@ -38,6 +39,7 @@ def test_django(worker_class: str) -> None:
             sock.sendall(
                 b"POST /upload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                 b"Content-Type: application/octet-stream\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
             )
             assert json.loads(read_response(sock)[2]) == {"size": 100_000, "method": "POST"}

@@ -65,7 +65,7 @@ def test_chunked_upload_and_streamed_response(server: Server) -> None:
             b"Connection: close\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
         )
         assert read_response(sock)[2] == b"hello world"
-    status, headers, body = get(server, "/stream")
+    _status, headers, body = get(server, "/stream")
     assert headers["transfer-encoding"] == "chunked"
     assert body.count(b"part") == 5
 
@@ -156,7 +156,7 @@ def test_write_callable_and_file_wrapper(server: Server, tmp_path: object) -> No
 
 
 def test_environ(server: Server) -> None:
-    status, _, body = get(server, "/environ%2Fx/caf%C3%A9?a=1&b=%20")
+    _status, _, body = get(server, "/environ%2Fx/caf%C3%A9?a=1&b=%20")
     env = json.loads(body)
     assert env["PATH_INFO"] == "/environ/x/caf\u00c3\u00a9"
     assert env["RAW_URI"] == "/environ%2Fx/caf%C3%A9?a=1&b=%20"
@@ -172,7 +172,8 @@ def test_input_iteration(server: Server) -> None:
         body = b"one\ntwo\nthree"
         sock.sendall(
             b"POST /input-lines HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         assert read_response(sock)[2] == b"3 one|two|three"
 

@@ -48,7 +48,10 @@ def test_app_import_failure_exits_with_distinct_code() -> None:
 def test_bad_setting_is_one_line_and_exit_2() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "herder", "--workers", "many", "apps:hello"],
-        capture_output=True, text=True, timeout=20, cwd=APPS.parent,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=APPS.parent,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -61,8 +64,9 @@ def test_killed_worker_is_respawned() -> None:
         assert len(before) == 2
         victim = next(iter(before))
         os.kill(victim, signal.SIGKILL)
-        assert wait_until(lambda: len(worker_pids(srv) - before) == 1 and
-                          len(worker_pids(srv)) == 2, 5), srv.output
+        assert wait_until(
+            lambda: len(worker_pids(srv) - before) == 1 and len(worker_pids(srv)) == 2, 5
+        ), srv.output
         assert get(srv)[0] == 200
 
 
@@ -70,10 +74,10 @@ def test_ttin_ttou_scale_workers() -> None:
     with Server("-w", "2") as srv:
         for expected in (3, 4):
             srv.signal(signal.SIGTTIN)
-            assert wait_until(lambda: len(worker_pids(srv)) == expected, 5), expected
+            assert wait_until(lambda n=expected: len(worker_pids(srv)) == n, 5), expected
         for expected in (3, 2, 1, 1):
             srv.signal(signal.SIGTTOU)
-            assert wait_until(lambda: len(worker_pids(srv)) == expected, 5), expected
+            assert wait_until(lambda n=expected: len(worker_pids(srv)) == n, 5), expected
 
 
 def test_term_finishes_the_in_flight_request_then_exits_0(worker_class: str) -> None:

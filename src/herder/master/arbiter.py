@@ -130,8 +130,10 @@ class Arbiter:
         for gone in exited:
             pid = gone.record.pid
             if gone.code in FATAL_EXITS:
-                reason = "App failed to load" if gone.code == ExitCode.APP_LOAD_ERROR else (
-                    "Worker failed to boot"
+                reason = (
+                    "App failed to load"
+                    if gone.code == ExitCode.APP_LOAD_ERROR
+                    else ("Worker failed to boot")
                 )
                 self.log.error("%s (pid:%s); stopping.", reason, pid)
                 self.halt(graceful=False)
@@ -139,7 +141,9 @@ class Arbiter:
             if gone.signal == signal.SIGKILL:
                 self.log.error("Worker (pid:%s) was sent SIGKILL! Perhaps out of memory?", pid)
             elif gone.signal is not None:
-                self.log.error("Worker (pid:%s) was sent %s!", pid, signal.Signals(gone.signal).name)
+                self.log.error(
+                    "Worker (pid:%s) was sent %s!", pid, signal.Signals(gone.signal).name
+                )
             elif gone.code:
                 self.log.error("Worker (pid:%s) exited with code %s", pid, gone.code)
 
@@ -222,4 +226,3 @@ def _version() -> str:
     from herder import __version__
 
     return __version__
-

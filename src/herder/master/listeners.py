@@ -7,6 +7,7 @@ EAGAIN instead of hanging in accept().
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
@@ -102,7 +103,5 @@ def close_listeners(listeners: list[Listener], unlink: bool = True) -> None:
         path = listener.sock.getsockname() if listener.sock.family == socket.AF_UNIX else None
         listener.sock.close()
         if unlink and listener.bind.kind is BindKind.UNIX and isinstance(path, str):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            except FileNotFoundError:
-                pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from herder.errors import HerderError
@@ -35,10 +36,8 @@ class Pidfile:
 
     def unlink(self) -> None:
         if self.pid is not None and self.read() == self.pid:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            except FileNotFoundError:
-                pass
 
 
 def _is_alive(pid: int) -> bool:

@@ -13,19 +13,20 @@ At `--worker-connections` open connections the worker stops accepting until one 
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
 from herder.protocol.http11.parser import HTTP11Parser
-from herder.wsgi.transport import FileRange
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
+from herder.wsgi.transport import FileRange
 
 TICK = 1.0  # seconds between heartbeats and timeout sweeps when idle
 ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
@@ -251,10 +252,8 @@ class EventWorker(Worker):
     def _reject(self, conn: Connection, error: ProtocolError) -> None:
         response = self.cycle.rejection(error, conn.peer)
         if response is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.transport.send(response)
-            except OSError:
-                pass
         self._close(conn, linger=True)
 
     def _sweep(self, now: float) -> None:
@@ -263,10 +262,8 @@ class EventWorker(Worker):
             if now < conn.deadline or (conn.flight is not None and not conn.writing):
                 continue
             if not conn.idle and not conn.writing:
-                try:
+                with contextlib.suppress(OSError):
                     conn.transport.try_send(self.cycle.timeout_response())
-                except OSError:
-                    pass
             self._close(conn)
 
     def _close(self, conn: Connection, linger: bool = False) -> None:
@@ -276,10 +273,8 @@ class EventWorker(Worker):
         if conn.flight is not None:
             conn.flight.exchange.close()
             conn.flight = None
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.epoll.unregister(fd)
-        except (OSError, ValueError):
-            pass
         conn.transport.close(linger)
         if not self.accepting and len(self.conns) < self.cfg.worker_connections:
             self._resume_accepting()

@@ -8,6 +8,7 @@ write within `--timeout`.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import time
@@ -15,10 +16,10 @@ import time
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
 from herder.protocol.http11.parser import HTTP11Parser
-from herder.wsgi.transport import FileRange
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
+from herder.wsgi.transport import FileRange
 
 POLL_INTERVAL_MS = 1000  # the heartbeat beats at least this often when idle
 
@@ -106,7 +107,5 @@ class SyncWorker(Worker):
     def _send_quietly(transport: SocketTransport, data: bytes | None) -> None:
         if data is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             transport.send(data)
-        except OSError:
-            pass

@@ -23,7 +23,7 @@ _POLLERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 class SocketTransport:
     """Blocking-style I/O over a non-blocking socket, with a bound on every wait."""
 
-    __slots__ = ("sock", "fd", "timeout", "bytes_received")
+    __slots__ = ("bytes_received", "fd", "sock", "timeout")
 
     def __init__(self, sock: socket.socket, timeout: float | None) -> None:
         self.sock = sock

@@ -26,6 +26,10 @@ def hello(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     if path == "/pid":
         body = str(os.getpid()).encode()
+    elif path == "/ids":
+        body = f"{os.getuid()}:{os.getgid()}".encode()
+    elif path == "/osenv":
+        body = os.environ.get(environ["QUERY_STRING"], "<unset>").encode()
     elif path == "/sleep":
         time.sleep(float(environ["QUERY_STRING"].partition("=")[2] or "0.5"))
         body = b"slept"
@@ -66,7 +70,9 @@ def hello(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
 
 
 def _environ(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-    shown = {k: v if isinstance(v, (str, bool, int)) else type(v).__name__ for k, v in environ.items()}
+    shown = {
+        k: v if isinstance(v, (str, bool, int)) else type(v).__name__ for k, v in environ.items()
+    }
     shown["wsgi.version"] = list(environ["wsgi.version"])
     body = json.dumps(shown).encode()
     start_response("200 OK", [("Content-Type", "application/json")])

@@ -1,0 +1,78 @@
+# herder's developer entry points. CI runs `make test` (see .ci/run).
+#
+# Rules: every target works from a clean clone on a fresh machine, as root, with only PyPI and
+# Debian's packages reachable; `.venv` is created and refreshed here, never by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; pyproject.toml newer than it means "install again".
+STAMP := $(VENV)/.herder-installed
+LINT_PATHS := src tests bench examples
+TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
+
+.PHONY: help venv run lint format types test install-check bench bench-quick docs docs-check \
+	clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv and install herder editable with the test extra
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+run: venv ## serve examples/demo.py with 2 workers on 127.0.0.1:8000
+	$(BIN)/herder --chdir examples -w 2 -b 127.0.0.1:8000 demo:app
+
+lint: venv ## ruff check and ruff format --check
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+types: venv ## mypy --strict on the package (and on the bench and example scripts)
+	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict $(TYPED_SCRIPTS)
+
+test: venv lint types ## lint, types and the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+install-check: ## pip install . (not editable) in a throwaway venv: console script, py.typed
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp" build' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check .; \
+	test -x "$$tmp/venv/bin/herder"; \
+	"$$tmp/venv/bin/python" -c 'import importlib.resources as r, sys; \
+	  sys.exit(not r.files("herder").joinpath("py.typed").is_file())'; \
+	echo "install-check: ok (herder script and py.typed installed)"
+
+bench: ## compare herder with gunicorn and uWSGI (full run, several minutes)
+	$(PYTHON) bench/compare.py
+
+bench-quick: ## the same comparison as a short smoke run
+	$(PYTHON) bench/compare.py --quick
+
+docs: venv ## regenerate docs/settings.md from the settings declarations
+	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp
+	mv docs/settings.md.tmp docs/settings.md
+
+docs-check: venv ## fail when docs/settings.md is out of date
+	$(BIN)/python -m herder.config.docs | diff -u docs/settings.md - \
+	  || { echo "docs/settings.md is stale: run 'make docs'"; exit 1; }
+
+clean: ## remove caches and build output
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.*
+	find . -name __pycache__ -type d -not -path './.venv/*' -not -path './bench/.venv/*' \
+	  -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv and bench/.venv
+	rm -rf $(VENV) bench/.venv

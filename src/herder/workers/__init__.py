@@ -1,0 +1,1 @@
+"""Worker classes: how connections are accepted and driven (sync, event) and their base."""
