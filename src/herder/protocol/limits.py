@@ -23,9 +23,11 @@ class Limits:
     """Limits and policy switches for one HTTP/1.1 parser."""
 
     request_line: int = 4094  # octets in the request line, without CRLF; 0 means unlimited
-    fields: int = 100  # header fields in the head (and trailer fields in the trailer)
-    field_size: int = 8190  # octets in one field line, without CRLF; 0 means the default 8190
-    head_size: int = 65536  # octets in the whole head, request line included
+    fields: int = 100  # header fields in the head (and trailer fields in the trailer); 0: no cap
+    # octets in one field line, its CRLF (and any obs-fold lines) included, as Gunicorn counts;
+    # 0 means the default 8190
+    field_size: int = 8190
+    head_size: int = 65536  # octets in the whole head, request line and final CRLFCRLF included
     chunk_ext_size: int = 4096  # octets of chunk extensions on one chunk-size line
     header_map: HeaderMap = HeaderMap.DROP
     permit_obsolete_folding: bool = False  # unfold obs-fold to SP instead of rejecting
