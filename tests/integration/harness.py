@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 APPS = Path(__file__).parent / "apps"
@@ -160,11 +161,15 @@ def request(sock: socket.socket, raw: bytes) -> None:
     sock.sendall(raw)
 
 
+# Bytes received past the end of a response (a pipelined reply), kept for the next read.
+_leftover: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
+
+
 def read_response(
     sock: socket.socket, head_only: bool = False
 ) -> tuple[int, dict[str, str], bytes]:
     """Read one HTTP/1.1 response (Content-Length, chunked or close-delimited)."""
-    buf = b""
+    buf = _leftover.pop(sock, b"")
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
         if not data:
@@ -178,33 +183,41 @@ def read_response(
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     if head_only or status in (204, 304) or 100 <= status < 200:
-        return status, headers, rest
+        _leftover[sock] = rest
+        return status, headers, b""
     if "content-length" in headers:
         size = int(headers["content-length"])
         while len(rest) < size:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("closed mid-body")
-            rest += data
+            rest += _recv(sock)
+        _leftover[sock] = rest[size:]
         return status, headers, rest[:size]
     if headers.get("transfer-encoding") == "chunked":
-        return status, headers, _read_chunked(sock, rest)
+        body, _leftover[sock] = _read_chunked(sock, rest)
+        return status, headers, body
     while data := sock.recv(65536):
         rest += data
     return status, headers, rest
 
 
-def _read_chunked(sock: socket.socket, buf: bytes) -> bytes:
+def unread(sock: socket.socket) -> bytes:
+    """Bytes already received on `sock` past the last response read."""
+    return _leftover.get(sock, b"")
+
+
+def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
+    """The de-chunked body and the bytes after it."""
     body = b""
     while True:
         while b"\r\n" not in buf:
             buf += _recv(sock)
         line, _, buf = buf.partition(b"\r\n")
         size = int(line.split(b";")[0], 16)
+        if size == 0:
+            while b"\r\n" not in buf:  # no trailers sent by herder: just the final CRLF
+                buf += _recv(sock)
+            return body, buf.partition(b"\r\n")[2]
         while len(buf) < size + 2:
             buf += _recv(sock)
-        if size == 0:
-            return body
         body += buf[:size]
         buf = buf[size + 2 :]
 
@@ -212,7 +225,7 @@ def _read_chunked(sock: socket.socket, buf: bytes) -> bytes:
 def _recv(sock: socket.socket) -> bytes:
     data = sock.recv(65536)
     if not data:
-        raise ConnectionError("closed mid-chunked body")
+        raise ConnectionError("closed mid-body")
     return data
 
 
