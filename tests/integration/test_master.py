@@ -170,3 +170,25 @@ def test_load_while_killing_a_worker_keeps_serving() -> None:
         stop.set()
         assert ok > 50
         assert failures <= 2  # only what was in flight on the killed worker
+
+
+def test_workers_exit_when_the_master_dies() -> None:
+    srv = Server("-w", "2")
+    try:
+        workers = worker_pids(srv)
+        assert len(workers) == 2
+        srv.signal(signal.SIGKILL)
+        srv.wait(5)
+
+        def all_gone() -> bool:
+            for pid in workers:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    continue
+                return False
+            return True
+
+        assert wait_until(all_gone, 10)
+    finally:
+        srv.stop()

@@ -23,6 +23,7 @@ import random
 import signal
 import socket
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from types import FrameType
@@ -80,6 +81,7 @@ class Worker:
         self.max_requests = self._request_budget()
         self.app: WSGIApplication = ctx.app if ctx.app is not None else _unloaded_app
         self._reopen_logs = False
+        self._next_check = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class Worker:
 
     def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
         self._reopen_logs = True
+        self._next_check = 0.0
 
     def error_stream(self) -> TextIO:
         """The error log's current stream: thread dumps go there."""
@@ -161,8 +164,13 @@ class Worker:
     # -- duties ---------------------------------------------------------------------------
 
     def notify(self) -> None:
-        """Beat the heartbeat; also notice a dead master and pending log reopening."""
-        self.ctx.heartbeat.beat()
+        """Beat the heartbeat; at most once a second also notice a dead master and pending
+        log reopening (a busy loop calls this per wakeup: keep it free of syscalls)."""
+        now = time.monotonic()
+        self.ctx.heartbeat.beat(now)
+        if now < self._next_check:
+            return
+        self._next_check = now + 1.0
         if self._reopen_logs:
             self._reopen_logs = False
             self.ctx.logs.reopen()

@@ -45,5 +45,5 @@ class Heartbeat:
         self._board = board
         self._slot = slot
 
-    def beat(self) -> None:
-        self._board.beat(self._slot)
+    def beat(self, now: float | None = None) -> None:
+        self._board.beat(self._slot, now)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import select
-import socket
 import time
 
 from herder.protocol.errors import ProtocolError
@@ -50,31 +49,40 @@ class SyncWorker(Worker):
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return  # another worker took it
         sock.setblocking(False)
+        transport = SocketTransport(sock, self.cfg.header_timeout)
+        linger = True
         try:
-            self.handle(cycle, sock, index, peer if isinstance(peer, tuple) else None)
+            linger = self.handle(cycle, transport, index, peer if isinstance(peer, tuple) else None)
         finally:
-            sock.close()
+            transport.close(linger)
 
     def handle(
-        self, cycle: RequestCycle, sock: socket.socket, index: int, peer: tuple[str, int] | None
-    ) -> None:
-        transport = SocketTransport(sock, self.cfg.header_timeout)
+        self,
+        cycle: RequestCycle,
+        transport: SocketTransport,
+        index: int,
+        peer: tuple[str, int] | None,
+    ) -> bool:
+        """Serve the one request of this connection; True when the client may still be
+        sending (a rejected request, an unread body), so closing must linger."""
         parser = cycle.new_parser()
         try:
             head = self._read_head(parser, transport)
         except ProtocolError as error:
             self._send_quietly(transport, cycle.rejection(error, peer))
-            return
+            return True
         except TimeoutError:
             if parser.has_partial_data:
                 self._send_quietly(transport, cycle.timeout_response())
-            return
+            return True
         except OSError:
-            return
+            return False
         if head is None:
-            return
+            return False
         transport.timeout = self.cfg.timeout or None
-        self._respond(cycle, cycle.begin(head, parser, transport, index, peer, False), transport)
+        flight = cycle.begin(head, parser, transport, index, peer, False)
+        self._respond(cycle, flight, transport)
+        return not flight.body.is_done or parser.buffered > 0
 
     def _read_head(self, parser: HTTP11Parser, transport: SocketTransport) -> RequestHead | None:
         deadline = time.monotonic() + self.cfg.header_timeout
