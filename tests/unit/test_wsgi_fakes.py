@@ -56,12 +56,16 @@ class ScriptedParser:
 
     def __init__(self, events: list[Event | Exception]) -> None:
         self.events = list(events)
+        self.fed: list[bytes] = []
+        self.calls = 0
 
     def feed(self, data: bytes) -> None:
+        self.fed.append(data)
         if self.events and self.events[0] is NEED_DATA:
             self.events.pop(0)
 
     def next_event(self) -> Event:
+        self.calls += 1
         event = self.events[0]
         if event is NEED_DATA:
             return NEED_DATA

@@ -8,31 +8,9 @@ from herder.protocol.errors import BadRequest, ContentTooLarge, IncompleteMessag
 from herder.protocol.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event
 from herder.wsgi.input import BodyReader, Input
 
+from .test_wsgi_fakes import ScriptedParser
+
 Script = list[Event | Exception]
-
-
-class ScriptedParser:
-    """Replays events; a NEED_DATA entry holds until the next feed(). Exceptions are raised."""
-
-    def __init__(self, events: Script) -> None:
-        self.events = list(events)
-        self.fed: list[bytes] = []
-        self.calls = 0
-
-    def feed(self, data: bytes) -> None:
-        self.fed.append(data)
-        if self.events and self.events[0] is NEED_DATA:
-            self.events.pop(0)
-
-    def next_event(self) -> Event:
-        self.calls += 1
-        event = self.events[0]
-        if event is NEED_DATA:
-            return NEED_DATA
-        self.events.pop(0)
-        if isinstance(event, Exception):
-            raise event
-        return event
 
 
 class Peer:

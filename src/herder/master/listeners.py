@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import stat
+from typing import Any
 
 from herder.config.binds import Bind, BindKind
 from herder.errors import HerderError
@@ -54,16 +55,10 @@ def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
         raise ListenerError(f"cannot resolve {host!r}: {exc}") from exc
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    return sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    return _bind_and_listen(sock, address, backlog, f"{host}:{port}")
 
 
 def _open_unix(path: str, backlog: int) -> socket.socket:
@@ -71,13 +66,20 @@ def _open_unix(path: str, backlog: int) -> socket.socket:
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
             raise ListenerError(f"{path} exists and is not a socket")
         os.unlink(path)  # a stale socket left by an earlier run
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    return _bind_and_listen(
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), path, backlog, f"unix:{path}"
+    )
+
+
+def _bind_and_listen(
+    sock: socket.socket, address: tuple[Any, ...] | str, backlog: int, label: str
+) -> socket.socket:
     try:
-        sock.bind(path)
+        sock.bind(address)
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise ListenerError(f"cannot listen on unix:{path}: {exc.strerror}") from exc
+        raise ListenerError(f"cannot listen on {label}: {exc.strerror}") from exc
     return sock
 
 
