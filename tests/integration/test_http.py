@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +262,33 @@ def test_ipv6_bind(worker_class: str) -> None:
     with Server("-k", worker_class, "-b", "[::1]:0") as srv:
         assert srv.url.startswith("http://[::1]:")
         assert get(srv)[0] == 200
+
+
+def test_unread_body_is_drained_before_the_next_request() -> None:
+    with Server("-k", "event") as srv, srv.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789")
+        assert read_response(sock)[2] == b"Hello, World!"
+        sock.sendall(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(sock)[0] == 200
+
+
+def test_large_unread_body_closes_the_connection() -> None:
+    with Server("-k", "event") as srv, srv.connect() as sock:
+        size = 4 << 20
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode())
+        sock.sendall(b"z" * (2 << 20))
+        assert read_response(sock)[0] == 200
+        assert is_closed(sock, timeout=10)
+
+
+def test_client_disconnect_closes_the_app_iterable(worker_class: str, tmp_path: object) -> None:
+    calls = f"{tmp_path}/calls"
+    with Server("-k", worker_class, env={"HERDER_TEST_CALLS": calls}) as srv:
+        with srv.connect() as sock:
+            sock.sendall(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+        deadline = time.monotonic() + 10
+        while "closed /endless" not in Path(calls).read_text():
+            assert time.monotonic() < deadline, srv.output
+            time.sleep(0.05)
+        assert get(srv)[0] == 200  # the worker goes on serving

@@ -57,6 +57,9 @@ def hello(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"written ")
         return [b"and returned"]
+    elif path == "/endless":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _Endless(environ)
     elif path == "/file":
         return _file(environ, start_response)
     elif path == "/input-lines":
@@ -103,6 +106,23 @@ def _file(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     wrapper: Callable[..., Iterable[bytes]] = environ["wsgi.file_wrapper"]
     return wrapper(open(path, "rb"))
+
+
+class _Endless:
+    """A response that never ends by itself; notes in the calls file when it is closed."""
+
+    def __init__(self, environ: Environ) -> None:
+        self.environ = environ
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            yield b"x" * 65536
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        if CALLS_FILE:
+            with open(CALLS_FILE, "a") as f:
+                f.write("closed /endless\n")
 
 
 validated = validator(hello)
