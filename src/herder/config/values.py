@@ -22,7 +22,9 @@ from herder.protocol.limits import HeaderMap, Limits
 class Config:
     """The resolved value of every setting, and where each value came from."""
 
-    __slots__ = ("_sources", "_values")
+    # Values are also copied into the instance dict: attribute access is then a plain lookup
+    # (hot paths read settings per request); `__getattr__` only runs for unknown names.
+    __slots__ = ("__dict__", "_sources", "_values")
 
     # Server socket
     bind: list[Bind]
@@ -78,6 +80,7 @@ class Config:
     def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "_sources", dict(sources))
+        object.__getattribute__(self, "__dict__").update(values)
 
     if not TYPE_CHECKING:  # hidden from mypy, so a misspelt setting is a type error
 

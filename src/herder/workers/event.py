@@ -28,7 +28,9 @@ from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
 from herder.wsgi.transport import FileRange
 
-TICK = 1.0  # seconds between heartbeats and timeout sweeps when idle
+TICK = 1.0  # seconds between heartbeats when idle
+SWEEP_INTERVAL = 0.25  # seconds between deadline sweeps: a sweep walks every connection,
+# so it must not run per wakeup under load (it would cost more than a small request)
 ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
 
 _READ = select.EPOLLIN | select.EPOLLRDHUP
@@ -76,6 +78,7 @@ class EventWorker(Worker):
 
     def _loop(self, wakeup: int) -> None:
         graceful_deadline: float | None = None
+        next_sweep = 0.0
         while True:
             if not self.alive and graceful_deadline is None:
                 graceful_deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -92,7 +95,10 @@ class EventWorker(Worker):
                     self.drain_signal_pipe()
                 else:
                     self._dispatch(fd, mask)
-            self._sweep(time.monotonic())
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + SWEEP_INTERVAL
+                self._sweep(now)
 
     # -- accepting ------------------------------------------------------------------------
 
