@@ -92,10 +92,14 @@ def _adopt_fd(fd: int, backlog: int) -> socket.socket:
 
 def describe(sock: socket.socket, bind: Bind) -> str:
     """The URL announced in 'Listening at:' (with the real port when 0 was asked)."""
+    scheme = bind.protocol or "http"
     if sock.family == socket.AF_UNIX:
-        return f"unix:{sock.getsockname()}"
+        prefix = "uwsgi:" if scheme == "uwsgi" else ""
+        return f"{prefix}unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
+    if sock.family == socket.AF_INET6:
+        return f"{scheme}://[{host}]:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def close_listeners(listeners: list[Listener], unlink: bool = True) -> None:
