@@ -88,7 +88,7 @@ def test_header_from_a_peer_not_allowed_is_403() -> None:
     with pytest.raises(ProtocolError) as refused:
         head_through(ProxyMode.AUTO, V1 + REQUEST, False, allowed=False)
     assert isinstance(refused.value, ForbiddenProxy) and refused.value.status == 403
-    head, info = head_through(ProxyMode.AUTO, REQUEST, False, allowed=False)
+    _head, info = head_through(ProxyMode.AUTO, REQUEST, False, allowed=False)
     assert info is None  # without a header the peer is simply served
 
 

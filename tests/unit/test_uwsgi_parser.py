@@ -170,6 +170,6 @@ def test_next_cycle_parses_a_second_packet() -> None:
     assert body_of(events(parser, [])) == b"hello"
     parser.start_next_cycle()
     assert body_of(events(parser, [])) == b"hello"
+    parser.start_next_cycle()
     with pytest.raises(RuntimeError):
-        parser.start_next_cycle()
-        parser.start_next_cycle()
+        parser.start_next_cycle()  # only legal when PAUSED
