@@ -126,3 +126,11 @@ def test_untrusted_hop_chain_keeps_the_first_untrusted() -> None:
     env = http_env([("X-FORWARDED-FOR", "garbage, 192.0.2.1")])
     policy().apply(env)
     assert env["REMOTE_ADDR"] == "192.0.2.1"
+
+
+def test_proxy_protocol_setting_takes_gunicorns_boolean_too() -> None:
+    from herder.config.sections.proxying import proxy_mode
+    from herder.protocol.proxy import ProxyMode
+
+    assert proxy_mode(True) is ProxyMode.AUTO and proxy_mode(False) is ProxyMode.OFF
+    assert proxy_mode("V2") is ProxyMode.V2

@@ -153,9 +153,8 @@ class RequestCycle:
             and self.forwarded.trusted.allows_peer(peer)
         ):
             self.forwarded.apply(environ)
-        exchange: Exchange | StaticExchange | None = self._static(
-            environ, keep_alive_allowed and head.keep_alive
-        )
+        keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
+        exchange: Exchange | StaticExchange | None = self._static(environ, keep_static)
         if exchange is None:
             exchange = Exchange(
                 self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed

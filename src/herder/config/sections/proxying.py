@@ -52,6 +52,14 @@ def scheme_headers(raw: object) -> dict[str, str]:
     return {key.upper(): value for key, value in raw.items()}
 
 
+def proxy_mode(raw: object) -> ProxyMode:
+    """`off`, `v1`, `v2`, `auto`; True/False from a config file (Gunicorn's older boolean
+    setting) mean `auto`/`off`."""
+    if isinstance(raw, bool):
+        return ProxyMode.AUTO if raw else ProxyMode.OFF
+    return v.enum_choice(ProxyMode)(raw)
+
+
 def static_mounts(raw: object) -> list[str]:
     """`/PREFIX=DIRECTORY` items whose directory exists (the workers resolve them)."""
     items = v.string_list(raw)
@@ -105,7 +113,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         MECHANICS,
         Kind.VALUE,
         ("--proxy-protocol",),
-        v.enum_choice(ProxyMode),
+        proxy_mode,
         ProxyMode.OFF,
         "Enable PROXY protocol support: `off`, `v1` (text), `v2` (binary) or `auto` (either). "
         "A connection may still come without the header; one from an address outside "
