@@ -374,7 +374,7 @@ def assert_forwarded_refused(outcome: Outcome, allowed: str, status: int | None)
     env = EnvironBuilder(server).build(outcome.requests[0].head, ("127.0.0.1", 1), Input())
     policy = ForwardedPolicy(AddressSet(allowed.split(",")), SECURE_SCHEME_HEADERS)
     with pytest.raises(ProtocolError) as refused:
-        policy.apply(env)
+        policy.apply(env, ("127.0.0.1", 1))
     assert refused.value.status == status
 
 

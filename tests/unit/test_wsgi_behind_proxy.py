@@ -78,14 +78,14 @@ def test_trusted_forwarded_headers_rewrite_the_environ() -> None:
             ("X-FORWARDED-HOST", "shop.example"),
         ]
     )
-    policy("127.0.0.1", "10.0.0.0/8").apply(env)
+    policy("127.0.0.1", "10.0.0.0/8").apply(env, ("127.0.0.1", 1))
     assert env["REMOTE_ADDR"] == "198.51.100.7"  # 10.0.0.2 is a trusted hop: skipped
     assert env["wsgi.url_scheme"] == "https" and env["HTTP_HOST"] == "shop.example"
 
 
 def test_forwarded_field_is_read_when_no_x_forwarded() -> None:
     env = http_env([("HOST", "h"), ("FORWARDED", 'for="[2001:db8::7]:4711";proto=https;host=x')])
-    policy().apply(env)
+    policy().apply(env, ("127.0.0.1", 1))
     assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"], env["HTTP_HOST"]) == (
         "2001:db8::7",
         "https",
@@ -104,14 +104,14 @@ def test_forwarded_field_is_read_when_no_x_forwarded() -> None:
 )
 def test_scheme_headers(headers: list[tuple[str, str]], scheme: str) -> None:
     env = http_env(headers)
-    policy().apply(env)
+    policy().apply(env, ("127.0.0.1", 1))
     assert env["wsgi.url_scheme"] == scheme
 
 
 def test_conflicting_scheme_headers_are_400() -> None:
     env = http_env([("X-FORWARDED-PROTO", "https"), ("X-FORWARDED-SSL", "off")])
     with pytest.raises(BadRequest, match="conflicting"):
-        policy().apply(env)
+        policy().apply(env, ("127.0.0.1", 1))
 
 
 def test_trust_is_by_address_and_network() -> None:
@@ -124,7 +124,7 @@ def test_trust_is_by_address_and_network() -> None:
 
 def test_untrusted_hop_chain_keeps_the_first_untrusted() -> None:
     env = http_env([("X-FORWARDED-FOR", "garbage, 192.0.2.1")])
-    policy().apply(env)
+    policy().apply(env, ("127.0.0.1", 1))
     assert env["REMOTE_ADDR"] == "192.0.2.1"
 
 
@@ -134,3 +134,12 @@ def test_proxy_protocol_setting_takes_gunicorns_boolean_too() -> None:
 
     assert proxy_mode(True) is ProxyMode.AUTO and proxy_mode(False) is ProxyMode.OFF
     assert proxy_mode("V2") is ProxyMode.V2
+
+
+def test_untrusted_peer_changes_nothing() -> None:
+    env = http_env([("X-FORWARDED-FOR", "198.51.100.7"), ("X-FORWARDED-PROTO", "https")])
+    before = dict(env)
+    policy("10.0.0.0/8").apply(env, ("192.0.2.1", 1))
+    assert env == before
+    policy("10.0.0.0/8").apply(env, None)  # a Unix socket peer is trusted
+    assert env["REMOTE_ADDR"] == "198.51.100.7"

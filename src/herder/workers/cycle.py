@@ -147,12 +147,8 @@ class RequestCycle:
             peer = parser.info.source
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
-        if (
-            self.forwarded is not None
-            and head.cgi is None
-            and self.forwarded.trusted.allows_peer(peer)
-        ):
-            self.forwarded.apply(environ)
+        if self.forwarded is not None and head.cgi is None:
+            self.forwarded.apply(environ, peer)
         keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
         exchange: Exchange | StaticExchange | None = self._static(environ, keep_static)
         if exchange is None:

@@ -76,12 +76,16 @@ class ForwardedPolicy:
         ]
         self._keys = (*FORWARDED_KEYS, *(key for key, _ in self._scheme_keys))
 
-    def apply(self, env: dict[str, Any]) -> None:
-        """Rewrite `env` from its forwarded headers; raises `BadRequest` when they conflict."""
+    def apply(self, env: dict[str, Any], peer: tuple[str, int] | None) -> None:
+        """Rewrite `env` from its forwarded headers when `peer` is trusted; raises
+        `BadRequest` when they conflict. Headers are looked for before trust is checked:
+        most requests have none, and then this is a few dict lookups."""
         for key in self._keys:  # a plain loop: cheaper than any() over a generator
             if key in env:
                 break
         else:
+            return
+        if not self.trusted.allows_peer(peer):
             return
         forwarded = _last_forwarded(env.get("HTTP_FORWARDED", ""))
         scheme = self._scheme(env) or forwarded.get("proto", "").lower()
