@@ -113,3 +113,11 @@ def test_forwarded_headers_only_from_trusted_peers(worker: str) -> None:
         env = json.loads(body)
         assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("127.0.0.1", "http")
         assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.5"
+
+
+def test_protocol_setting_applies_to_binds_without_a_prefix() -> None:
+    with Server("--protocol", "uwsgi", "-b", "http://127.0.0.1:0", "-b", "127.0.0.1:0") as server:
+        with uwsgi_connect(server) as sock:
+            request(sock, encode_packet(GET_VARS))
+            assert read_response(sock)[0] == 200
+        assert server.url.startswith("http://")  # the prefixed bind still speaks HTTP
