@@ -15,8 +15,8 @@ STAMP := $(VENV)/.herder-installed
 LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
-.PHONY: help venv run lint format types test install-check bench bench-quick docs docs-check \
-	clean distclean
+.PHONY: help venv run lint format types test nginx install-check bench bench-quick bench-nginx \
+	docs docs-check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,8 +43,11 @@ types: venv ## mypy --strict on the package (and on the bench and example script
 	$(BIN)/mypy --strict src
 	$(BIN)/mypy --strict $(TYPED_SCRIPTS)
 
-test: venv lint types ## lint, types and the whole test suite (what CI runs)
+test: venv lint types nginx ## lint, types and the whole test suite (what CI runs)
 	$(BIN)/pytest
+
+nginx: ## install nginx (Debian package) when missing: the integration tests run a real one
+	scripts/ensure-nginx
 
 install-check: ## pip install . (not editable) in a throwaway venv: console script, py.typed
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp" build' EXIT; \
@@ -60,6 +63,10 @@ bench: ## compare herder with gunicorn and uWSGI (full run, several minutes)
 
 bench-quick: ## the same comparison as a short smoke run
 	$(PYTHON) bench/compare.py --quick
+
+bench-nginx: ## herder (uwsgi, proxy_pass), uWSGI and gunicorn behind one nginx (full run)
+	scripts/ensure-nginx
+	$(PYTHON) bench/nginx.py
 
 docs: venv ## regenerate docs/settings.md from the settings declarations
 	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp

@@ -9,7 +9,9 @@ malformed transfer codings, userinfo). Those requests are asserted rejected with
 status, and the fields the parser saw are still compared by running them again with
 `require_host=False` where only the Host rule rejects them. The other policy choices are
 acceptances (`#fragment`, `"`, raw non-ASCII in the target) and are compared exactly.
-PROXY protocol cases and the trusted-proxy case are skipped until issue 5.
+PROXY protocol cases (`pp_*`) run through `ProxyPreambleParser` in `auto` mode in front of
+the same parser; the trusted-proxy case (`invalid/019`) runs the parsed head through the
+environ builder and `ForwardedPolicy`, which must refuse its conflicting scheme headers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import dataclasses
 import json
 import os
 import random
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,10 +29,15 @@ from typing import Any
 
 import pytest
 
+from herder.protocol.base import RequestParser
 from herder.protocol.errors import IncompleteMessage, ProtocolError
 from herder.protocol.events import NEED_DATA, PAUSED, Data, EndOfMessage, RequestHead
 from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.limits import HeaderMap, Limits
+from herder.protocol.proxy import ProxyInfo, ProxyMode, ProxyPreambleParser
+from herder.wsgi.environ import EnvironBuilder, ServerInfo
+from herder.wsgi.forwarded import AddressSet, ForwardedPolicy
+from herder.wsgi.input import Input
 
 CORPUS = Path(
     os.environ.get("HERDER_CONFORMANCE_DIR")
@@ -42,7 +50,7 @@ HOST_LESS = {
     "004": 0, "005": 0, "006": 0, "007": 0, "009": 0, "010": 0, "011": 0, "012": 0,
     "013": 0, "014": 0, "018": 0, "021": 0, "022": 1, "023": 0, "025": 0, "025_line": 0,
     "028": 0, "029": 0, "030": 0, "031": 0, "031compat": 0, "031compat2": 0, "100": 0,
-    "compat_obs_fold_huge": 0,
+    "compat_obs_fold_huge": 0, "pp_02": 0,
 }  # fmt: skip
 # README policy table, rows 2-3 and the userinfo rule: rejected whatever Host says. Framing is
 # checked before Host, so these statuses hold for the host-less ones too.
@@ -72,6 +80,8 @@ STATUS_BY_ERROR: dict[str, int | None] = {
     "LimitRequestLine": 414,
     "NoMoreData": None,  # IncompleteMessage: EOF inside the head
     "ChunkMissingTerminator": None,  # IncompleteMessage: EOF before the final CRLF
+    "InvalidProxyLine": 400,  # a malformed PROXY v1 line
+    "InvalidSchemeHeaders": 400,  # refused by ForwardedPolicy, after the parser
 }
 STATUS_OVERRIDES = {"version_02": 505}  # HTTP/2.0: well-formed, unsupported major
 # Invalid cases whose error is in the body: the head is returned first, never EndOfMessage.
@@ -90,9 +100,19 @@ BODY_ERRORS = {
     "rfc9112_chunked_size_minus_sign_01",
     "rfc9112_chunked_size_plus_sign_01",
 }
-LATER = {
-    "proxy_protocol": "PROXY protocol: issue 5",
-    "forwarded_allow_ips": "trusted X-Forwarded-* headers (forwarded_allow_ips): issue 5",
+NOT_PARSER_SETTINGS = {"proxy_protocol", "forwarded_allow_ips"}  # applied around the parser
+# What the PROXY headers of the corpus say (the client's address and port).
+PROXY_SOURCES = {
+    "pp_01": ("192.168.0.1", 56324),
+    "pp_02": ("192.168.0.1", 56324),
+    "pp_03": None,
+    "pp_04": ("192.168.1.10", 12345),
+    "pp_05": ("2001:db8::1", 54321),
+}
+SECURE_SCHEME_HEADERS = {  # Gunicorn's default secure_scheme_headers
+    "X-FORWARDED-PROTOCOL": "ssl",
+    "X-FORWARDED-PROTO": "https",
+    "X-FORWARDED-SSL": "on",
 }
 SETTINGS = {
     "limit_request_line": "request_line",
@@ -124,12 +144,12 @@ def load(kind: str, name: str) -> tuple[bytes, dict[str, Any]]:
 
 
 def limits_for(settings: dict[str, Any], **overrides: Any) -> Limits:
-    """Gunicorn settings of a case as `Limits`; skips settings that are not the parser's yet."""
+    """Gunicorn settings of a case as `Limits` (PROXY and forwarded settings are not theirs)."""
     kwargs: dict[str, Any] = {}
     for setting, value in settings.items():
-        if setting in LATER:
-            pytest.skip(LATER[setting])
-        elif setting == "header_map":
+        if setting in NOT_PARSER_SETTINGS:
+            continue
+        if setting == "header_map":
             kwargs["header_map"] = HeaderMap(value)
         else:
             kwargs[SETTINGS[setting]] = value  # a new setting in the corpus fails here
@@ -167,11 +187,22 @@ class Outcome:
     requests: list[Parsed]
     error: ProtocolError | None
     leftover: int  # bytes never turned into events (buffered, or never fed)
+    proxy: ProxyInfo | None = None
 
 
-def drive(chunks: list[bytes], limits: Limits) -> Outcome:
-    """Feed `chunks` as a server would: next cycle only while the client keeps the connection."""
-    parser = HTTP11Parser(limits)
+def drive(chunks: list[bytes], limits: Limits, proxy: bool = False) -> Outcome:
+    """Feed `chunks` as a server would: next cycle only while the client keeps the connection.
+    With `proxy`, an optional PROXY header (v1 or v2) may come first."""
+    parser: RequestParser = HTTP11Parser(limits)
+    if proxy:
+        preamble = ProxyPreambleParser(parser, ProxyMode.AUTO)
+        outcome = _drive(chunks, preamble)
+        outcome.proxy = preamble.info
+        return outcome
+    return _drive(chunks, parser)
+
+
+def _drive(chunks: list[bytes], parser: RequestParser) -> Outcome:
     feed: Iterator[bytes] = iter(chunks)
     requests: list[Parsed] = []
     eof = False
@@ -242,7 +273,7 @@ def test_valid_case(name: str, split: str) -> None:
     data, spec = load("valid", name)
     chunks = pieces(data, split, name)
     expected = spec["requests"]
-    outcome = drive(chunks, limits_for(spec["settings"]))
+    outcome = drive(chunks, limits_for(spec["settings"]), is_proxied(spec))
     if name in HEAD_ONLY:
         assert isinstance(outcome.error, IncompleteMessage)
         assert_request(outcome.requests[0], expected[0], head_only=True)
@@ -259,7 +290,8 @@ def test_valid_case(name: str, split: str) -> None:
 def test_host_less_case_without_host_rule(name: str, split: str) -> None:
     """What the parser sees in the requests rejected for lacking Host matches the corpus."""
     data, spec = load("valid", name)
-    outcome = drive(pieces(data, split, name), limits_for(spec["settings"], require_host=False))
+    limits = limits_for(spec["settings"], require_host=False)
+    outcome = drive(pieces(data, split, name), limits, is_proxied(spec))
     if name in POLICY_REJECTS:
         assert_rejected(outcome, spec["requests"], 0, POLICY_REJECTS[name])
     else:
@@ -271,13 +303,31 @@ def test_host_less_table_matches_the_corpus() -> None:
     found: dict[str, int] = {}
     for name in case_names("valid"):
         _, spec = load("valid", name)
-        if name.startswith("pp_"):
-            continue  # PROXY protocol cases: skipped for now
         for index, request in enumerate(spec["requests"]):
             names = {pair[0] for pair in request["headers"]}
             if request["version"] == [1, 1] and "HOST" not in names:
                 found.setdefault(name, index)
     assert found == HOST_LESS
+
+
+def is_proxied(spec: dict[str, Any]) -> bool:
+    return bool(spec["settings"].get("proxy_protocol"))
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("name", sorted(PROXY_SOURCES))
+def test_proxy_header_gives_the_client_address(name: str, split: str) -> None:
+    data, spec = load("valid", name)
+    limits = limits_for(spec["settings"], require_host=False)
+    outcome = drive(pieces(data, split, name), limits, proxy=True)
+    assert outcome.error is None
+    source = None if outcome.proxy is None else outcome.proxy.source
+    assert source == PROXY_SOURCES[name]
+
+
+def test_proxy_table_names_every_proxy_case() -> None:
+    proxied = {name for name in case_names("valid") if is_proxied(load("valid", name)[1])}
+    assert proxied == set(PROXY_SOURCES)
 
 
 def test_corpus_is_complete() -> None:
@@ -302,15 +352,30 @@ def test_invalid_case(name: str, split: str) -> None:
     limits = limits_for(spec["settings"])
     status = STATUS_OVERRIDES.get(name, STATUS_BY_ERROR[spec["error"]])
     chunks = pieces(data, split, name)
-    lenient = drive(chunks, dataclasses.replace(limits, require_host=False))
+    proxied = is_proxied(spec)
+    lenient = drive(chunks, dataclasses.replace(limits, require_host=False), proxied)
+    if "forwarded_allow_ips" in spec["settings"]:
+        assert_forwarded_refused(lenient, spec["settings"]["forwarded_allow_ips"], status)
+        return
     assert_refused(lenient, status, head_first=name in BODY_ERRORS)
-    strict = drive(chunks, limits)
+    strict = drive(chunks, limits, proxied)
     if lacks_host(data):  # the Host rule may refuse it first
         assert strict.error is not None
         assert strict.error.status in (status, 400)
         assert all(parsed.trailers is None for parsed in strict.requests)
     else:
         assert_refused(strict, status, head_first=name in BODY_ERRORS)
+
+
+def assert_forwarded_refused(outcome: Outcome, allowed: str, status: int | None) -> None:
+    """The parser accepts the request; the trusted-proxy policy refuses it with `status`."""
+    assert outcome.error is None and len(outcome.requests) == 1
+    server = ServerInfo("localhost", "8000", "http", "", False, False, False, sys.stderr)
+    env = EnvironBuilder(server).build(outcome.requests[0].head, ("127.0.0.1", 1), Input())
+    policy = ForwardedPolicy(AddressSet(allowed.split(",")), SECURE_SCHEME_HEADERS)
+    with pytest.raises(ProtocolError) as refused:
+        policy.apply(env, ("127.0.0.1", 1))
+    assert refused.value.status == status
 
 
 def assert_refused(outcome: Outcome, status: int | None, *, head_first: bool) -> None:

@@ -13,6 +13,7 @@ import pytest
 from herder.config import SETTINGS, Bind, BindKind, Config, load_config
 from herder.errors import ConfigError
 from herder.protocol.limits import HeaderMap
+from herder.protocol.proxy import ProxyMode
 
 DEFAULT_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -73,6 +74,18 @@ def expected_defaults(cwd: str) -> dict[str, Any]:
         "permit_unconventional_http_method": False,
         "casefold_http_method": False,
         "header_map": HeaderMap.DROP,
+        "protocol": "http",
+        "uwsgi_allow_ips": ["127.0.0.1", "::1"],
+        "uwsgi_buffer_size": 65535,
+        "proxy_protocol": ProxyMode.OFF,
+        "proxy_allow_ips": ["127.0.0.1", "::1"],
+        "forwarded_allow_ips": ["127.0.0.1", "::1"],
+        "secure_scheme_headers": {
+            "X-FORWARDED-PROTOCOL": "ssl",
+            "X-FORWARDED-PROTO": "https",
+            "X-FORWARDED-SSL": "on",
+        },
+        "static_map": [],
         "check_config": False,
         "print_config": False,
     }
@@ -139,6 +152,15 @@ GOOD = [
     (["--casefold-http-method"], "casefold_http_method", True),
     (["--header-map", "refuse"], "header_map", HeaderMap.REFUSE),
     (["--header-map", "DANGEROUS"], "header_map", HeaderMap.DANGEROUS),
+    (["--protocol", "uwsgi"], "protocol", "uwsgi"),
+    (["--uwsgi-allow-from", "10.0.0.0/8, ::1"], "uwsgi_allow_ips", ["10.0.0.0/8", "::1"]),
+    (["--uwsgi-buffer-size", "8192"], "uwsgi_buffer_size", 8192),
+    (["--proxy-protocol", "auto"], "proxy_protocol", ProxyMode.AUTO),
+    (["--proxy-protocol", "v2"], "proxy_protocol", ProxyMode.V2),
+    (["--proxy-allow-from", "*"], "proxy_allow_ips", ["*"]),
+    (["--forwarded-allow-ips", "192.168.0.0/16,*"], "forwarded_allow_ips", ["192.168.0.0/16", "*"]),
+    (["--secure-scheme-headers", "x-proto=https"], "secure_scheme_headers", {"X-PROTO": "https"}),
+    (["--static-map", "/s=/", "--static-map", "/t=/"], "static_map", ["/s=/", "/t=/"]),
     (["--access-logfile", "-"], "accesslog", "-"),
     (["--access-logfile", "/var/log/a.log"], "accesslog", "/var/log/a.log"),
     (["--access-logformat", "%(h)s %(s)s"], "access_log_format", "%(h)s %(s)s"),
@@ -216,6 +238,15 @@ BAD = [
     (["--header-timeout", "soon"], "--header-timeout: invalid float value 'soon'"),
     (["--header-map", "keep"], "--header-map: invalid choice 'keep' (choose from drop, refuse"),
     (["--log-level", "loud"], "--log-level: invalid choice 'loud'"),
+    (["--protocol", "fastcgi"], "--protocol: invalid choice 'fastcgi'"),
+    (["--uwsgi-allow-from", "10.0.0.300"], "--uwsgi-allow-from: '10.0.0.300' does not appear"),
+    (["--uwsgi-buffer-size", "65536"], "--uwsgi-buffer-size: must be between 1024 and 65535"),
+    (["--proxy-protocol", "v3"], "--proxy-protocol: invalid choice 'v3'"),
+    (["--proxy-allow-from", "nginx"], "--proxy-allow-from: 'nginx' does not appear"),
+    (["--forwarded-allow-ips", "1.2.3.4/40"], "--forwarded-allow-ips: '1.2.3.4/40' does not"),
+    (["--secure-scheme-headers", "X-PROTO"], "--secure-scheme-headers: expected NAME=VALUE"),
+    (["--static-map", "static=/"], "--static-map: expected /PREFIX=DIRECTORY"),
+    (["--static-map", "/s=/no/such/dir"], "--static-map: '/no/such/dir' is not a directory"),
     (["--error-logfile", " "], "--error-logfile: must not be empty"),
     (["--access-logfile", ""], "--access-logfile: must not be empty"),
     (["-n", ""], "--name: must not be empty"),

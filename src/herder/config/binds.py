@@ -5,7 +5,9 @@ Accepted forms (Gunicorn's):
 - `[IPv6]:PORT`, `[IPv6]` (port 8000); an IPv6 address must be bracketed, since its colons
   would otherwise be read as the port separator;
 - `unix:PATH` or `unix://PATH`: a Unix domain socket;
-- `fd://N`: an already-open listening socket inherited as file descriptor N.
+- `fd://N`: an already-open listening socket inherited as file descriptor N;
+- `uwsgi://HOST:PORT`, `uwsgi:unix:PATH` (or `uwsgi:` before any form above): that listener
+  speaks the uwsgi protocol whatever `--protocol` says; `http://` likewise forces HTTP.
 
 Ports are 0..65535; 0 asks the kernel for a free port (tests bind to it and read the real port
 back). The master creates the sockets; this module only parses.
@@ -13,12 +15,14 @@ back). The master creates the sockets; this module only parses.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import ipaddress
 import re
 from dataclasses import dataclass
 
 DEFAULT_PORT = 8000
+PROTOCOLS = ("http", "uwsgi")  # what a listener may speak (`--protocol`, or per bind)
 _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a DNS name or an IPv4 literal
 
 
@@ -39,9 +43,16 @@ class Bind:
     port: int | None = None  # TCP: 0..65535
     path: str | None = None  # UNIX: the socket's file system path
     fd: int | None = None  # FD: the inherited descriptor
+    protocol: str | None = None  # "http" or "uwsgi" when the spelling says; None: --protocol
 
     def __str__(self) -> str:
         """The canonical spelling, which `parse_bind` reads back to an equal record."""
+        if self.protocol is not None:
+            slashes = "//" if self.kind is BindKind.TCP else ""
+            return f"{self.protocol}:{slashes}{self._address()}"
+        return self._address()
+
+    def _address(self) -> str:
         if self.kind is BindKind.UNIX:
             return f"unix:{self.path}"
         if self.kind is BindKind.FD:
@@ -58,6 +69,12 @@ class Bind:
 def parse_bind(spelled: str) -> Bind:
     """Parse one address; raises ValueError naming the bad spelling."""
     value = spelled.strip()
+    for protocol in PROTOCOLS:
+        if value.startswith(protocol + ":"):
+            inner = value.removeprefix(protocol + ":").removeprefix("//")
+            if not inner or inner.startswith(PROTOCOLS):
+                raise ValueError(f"invalid address {spelled!r}: missing address")
+            return dataclasses.replace(parse_bind(inner), protocol=protocol)
     if value.startswith("unix:"):
         return _parse_unix(value.removeprefix("unix://").removeprefix("unix:"), spelled)
     if value.startswith("fd://"):

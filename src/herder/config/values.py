@@ -17,6 +17,7 @@ from herder.config.binds import Bind
 from herder.config.sections.security import MAX_HEADER_FIELDS
 from herder.config.settings import BUILTIN_WORKERS
 from herder.protocol.limits import HeaderMap, Limits
+from herder.protocol.proxy import ProxyMode
 
 
 class Config:
@@ -70,6 +71,15 @@ class Config:
     permit_unconventional_http_method: bool
     casefold_http_method: bool
     header_map: HeaderMap
+    # Behind a front proxy (sections/proxying.py)
+    protocol: str
+    uwsgi_allow_ips: list[str]
+    uwsgi_buffer_size: int
+    proxy_protocol: ProxyMode
+    proxy_allow_ips: list[str]
+    forwarded_allow_ips: list[str]
+    secure_scheme_headers: dict[str, str]
+    static_map: list[str]
     # Debugging
     check_config: bool
     print_config: bool

@@ -87,7 +87,7 @@ class Arbiter:
         if self.cfg.pidfile:
             self.pidfile = Pidfile(self.cfg.pidfile)
             self.pidfile.create(self.pid)
-        self.listeners = tuple(open_listeners(self.cfg.bind, self.cfg.backlog))
+        self.listeners = tuple(open_listeners(self.cfg.bind, self.cfg.backlog, self.cfg.protocol))
         for listener in self.listeners:
             self.log.info("Listening at: %s (%s)", listener.url, self.pid)
         self.log.info("Using worker: %s", self.cfg.worker_class)

@@ -22,13 +22,14 @@ class ListenerError(HerderError):
     """An address could not be bound or a descriptor is not a usable socket."""
 
 
-def open_listeners(binds: list[Bind], backlog: int) -> list[Listener]:
+def open_listeners(binds: list[Bind], backlog: int, protocol: str = "http") -> list[Listener]:
+    """Bind every address; `protocol` (`--protocol`) is what binds without a prefix speak."""
     listeners: list[Listener] = []
     try:
         for bind in binds:
             sock = _open(bind, backlog)
             sock.setblocking(False)
-            listeners.append(Listener(sock, bind, describe(sock, bind)))
+            listeners.append(Listener(sock, bind, describe(sock, bind, protocol)))
     except BaseException:
         close_listeners(listeners)
         raise
@@ -92,12 +93,17 @@ def _adopt_fd(fd: int, backlog: int) -> socket.socket:
     return sock
 
 
-def describe(sock: socket.socket, bind: Bind) -> str:
-    """The URL announced in 'Listening at:' (with the real port when 0 was asked)."""
+def describe(sock: socket.socket, bind: Bind, protocol: str = "http") -> str:
+    """The URL announced in 'Listening at:' (with the real port when 0 was asked), its
+    scheme the protocol the listener speaks."""
+    scheme = bind.protocol or protocol
     if sock.family == socket.AF_UNIX:
-        return f"unix:{sock.getsockname()}"
+        prefix = "uwsgi:" if scheme == "uwsgi" else ""
+        return f"{prefix}unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
+    if sock.family == socket.AF_INET6:
+        return f"{scheme}://[{host}]:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def close_listeners(listeners: list[Listener], unlink: bool = True) -> None:

@@ -14,6 +14,8 @@ class ProtocolError(HerderError):
     """The peer broke the protocol. `status` is the response to send, None to just close."""
 
     status: int | None = 400
+    notice = False  # worth an operator's attention: logged as a warning, not at debug level
+    reply: bytes | None = None  # bytes that answer it instead of an error response (a ping)
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

@@ -45,6 +45,9 @@ class RequestHead:
     expect_continue: bool  # Expect: 100-continue was sent (HTTP/1.1 only)
     scheme: str = ""  # from an absolute-form target ("http"/"https"), "" otherwise
     authority: str = ""  # host[:port] from an absolute- or authority-form target
+    # A uwsgi packet's vars, already CGI-shaped by the front proxy: the environ builder takes
+    # them as they are instead of mapping `headers` (None for HTTP/1.1, the hot path).
+    cgi: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,11 @@ complete, run the app through a `wsgi.Exchange`, put its output on the wire (eac
 own way: blocking or from an event loop), then settle the request (access log, request count,
 unread body) and decide whether the connection may carry another request.
 A `ProtocolError` becomes a 4xx response and a closed connection here, at one boundary.
+
+Per listener it picks the parser (HTTP/1.1, behind a PROXY preamble parser when
+`--proxy-protocol` is on, or uwsgi), and per request it applies trusted forwarded headers
+(HTTP listeners only: a uwsgi packet's vars already hold what nginx knows) and answers
+`--static-map` paths without calling the app.
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ from typing import TYPE_CHECKING, Any
 from herder import SERVER_SOFTWARE
 from herder.config.binds import BindKind
 from herder.logs import ErrorStream
+from herder.protocol.base import RequestParser
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
 from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.http11.response import error_response
+from herder.protocol.proxy import ProxyMode, ProxyPreambleParser
+from herder.protocol.uwsgi.parser import UwsgiLimits, UwsgiParser
+from herder.workers.static import StaticExchange
 from herder.wsgi.environ import EnvironBuilder, ServerInfo
 from herder.wsgi.exchange import Exchange, ExchangeOptions
+from herder.wsgi.forwarded import AddressSet, ForwardedPolicy
 from herder.wsgi.input import BodyReader, Input
+from herder.wsgi.static import StaticMount, find_mount, parse_mount
 
 if TYPE_CHECKING:
     from herder.workers.base import Listener, Worker
@@ -55,10 +66,10 @@ class DateCache:
 class InFlight:
     """A request whose app has been called and whose response is going out."""
 
-    exchange: Exchange
+    exchange: Exchange | StaticExchange
     environ: dict[str, Any]
     body: BodyReader
-    parser: HTTP11Parser
+    parser: RequestParser
     started: float
 
 
@@ -79,6 +90,17 @@ class RequestCycle:
         )
         errors = ErrorStream(worker.ctx.logs)
         self.builders = [self._builder(lst, errors) for lst in worker.listeners]
+        cfg = worker.cfg
+        self.is_uwsgi = [(lst.bind.protocol or cfg.protocol) == "uwsgi" for lst in worker.listeners]
+        self.uwsgi_limits = UwsgiLimits(cfg.uwsgi_buffer_size)
+        self.uwsgi_allow = AddressSet(cfg.uwsgi_allow_ips)
+        self.proxy_mode: ProxyMode = cfg.proxy_protocol
+        self.proxy_allow = AddressSet(cfg.proxy_allow_ips)
+        self.forwarded: ForwardedPolicy | None = None
+        if cfg.forwarded_allow_ips:
+            trusted = AddressSet(cfg.forwarded_allow_ips)
+            self.forwarded = ForwardedPolicy(trusted, cfg.secure_scheme_headers)
+        self.static: list[StaticMount] = [parse_mount(item) for item in cfg.static_map]
 
     def _builder(self, listener: Listener, errors: Any) -> EnvironBuilder:
         cfg = self.worker.cfg
@@ -98,27 +120,52 @@ class RequestCycle:
         )
         return EnvironBuilder(info)
 
-    def new_parser(self) -> HTTP11Parser:
-        return HTTP11Parser(self.limits)
+    def new_parser(self, listener_index: int, peer: tuple[str, int] | None) -> RequestParser:
+        """The parser for a connection from `peer` accepted on that listener."""
+        if self.is_uwsgi[listener_index]:
+            return UwsgiParser(self.uwsgi_limits, self.uwsgi_allow.allows_peer(peer))
+        parser = HTTP11Parser(self.limits)
+        if self.proxy_mode is ProxyMode.OFF:
+            return parser
+        return ProxyPreambleParser(parser, self.proxy_mode, self.proxy_allow.allows_peer(peer))
 
     def begin(
         self,
         head: RequestHead,
-        parser: HTTP11Parser,
+        parser: RequestParser,
         transport: SocketTransport,
         listener_index: int,
         peer: tuple[str, int] | None,
         keep_alive_allowed: bool,
     ) -> InFlight:
-        """Call the app for `head`; the caller then sends `exchange.output()`."""
+        """Call the app for `head`; the caller then sends `exchange.output()`.
+
+        Raises `ProtocolError` when the request is refused before the app (conflicting
+        forwarded scheme headers, a NUL in a static path): answer it like a parse error."""
         started = time.monotonic()
+        if isinstance(parser, ProxyPreambleParser) and parser.info and parser.info.source:
+            peer = parser.info.source
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
-        exchange = Exchange(
-            self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed
-        )
+        if self.forwarded is not None and head.cgi is None:
+            self.forwarded.apply(environ, peer)
+        keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
+        exchange: Exchange | StaticExchange | None = self._static(environ, keep_static)
+        if exchange is None:
+            exchange = Exchange(
+                self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed
+            )
         exchange.start()
         return InFlight(exchange, environ, body, parser, started)
+
+    def _static(self, environ: dict[str, Any], keep: bool) -> StaticExchange | None:
+        if not self.static:
+            return None
+        found = find_mount(self.static, environ["PATH_INFO"])
+        if found is None:
+            return None
+        tail = b"Date: " + self.date() + b"\r\nServer: " + self.server_header + b"\r\n"
+        return StaticExchange(environ, found[0], found[1], tail, keep)
 
     def settle(self, flight: InFlight) -> bool:
         """After the output went out: log, count; True when the connection may go on."""
@@ -145,7 +192,10 @@ class RequestCycle:
 
     def rejection(self, error: ProtocolError, peer: object) -> bytes | None:
         """The response for a request the parser refused, or None to just close."""
-        self.logs.error.debug("Invalid request from %s: %s", peer, error)
+        log = self.logs.error.warning if error.notice else self.logs.error.debug
+        log("Invalid request from %s: %s", peer, error)
+        if error.reply is not None:
+            return error.reply
         if error.status is None:
             return None
         return error_response(error.status, self.date(), self.server_header)

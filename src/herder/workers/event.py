@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from herder.protocol.base import RequestParser
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
-from herder.protocol.http11.parser import HTTP11Parser
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
@@ -43,7 +43,7 @@ class Connection:
 
     sock: socket.socket
     transport: SocketTransport
-    parser: HTTP11Parser
+    parser: RequestParser
     listener: int
     peer: tuple[str, int] | None
     deadline: float
@@ -120,7 +120,9 @@ class EventWorker(Worker):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = SocketTransport(sock, self.cfg.timeout or None)
         deadline = time.monotonic() + self.cfg.header_timeout
-        conn = Connection(sock, transport, self.cycle.new_parser(), index, peer, deadline)
+        conn = Connection(
+            sock, transport, self.cycle.new_parser(index, peer), index, peer, deadline
+        )
         self.conns[transport.fd] = conn
         self.epoll.register(transport.fd, _READ)
 
@@ -193,9 +195,13 @@ class EventWorker(Worker):
     def _start(self, conn: Connection, head: RequestHead) -> bool:
         """Run the app for `head` and write what it can; True when the response is done."""
         keep_alive_allowed = self.alive and self.cfg.keepalive > 0
-        flight = self.cycle.begin(
-            head, conn.parser, conn.transport, conn.listener, conn.peer, keep_alive_allowed
-        )
+        try:
+            flight = self.cycle.begin(
+                head, conn.parser, conn.transport, conn.listener, conn.peer, keep_alive_allowed
+            )
+        except ProtocolError as error:
+            self._reject(conn, error)
+            return False
         conn.flight, conn.output = flight, flight.exchange.output()
         if not self._pump(conn):
             conn.writing = True

@@ -12,9 +12,9 @@ import contextlib
 import select
 import time
 
+from herder.protocol.base import RequestParser
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
-from herder.protocol.http11.parser import HTTP11Parser
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
@@ -65,7 +65,7 @@ class SyncWorker(Worker):
     ) -> bool:
         """Serve the one request of this connection; True when the client may still be
         sending (a rejected request, an unread body), so closing must linger."""
-        parser = cycle.new_parser()
+        parser = cycle.new_parser(index, peer)
         try:
             head = self._read_head(parser, transport)
         except ProtocolError as error:
@@ -80,11 +80,15 @@ class SyncWorker(Worker):
         if head is None:
             return False
         transport.timeout = self.cfg.timeout or None
-        flight = cycle.begin(head, parser, transport, index, peer, False)
+        try:
+            flight = cycle.begin(head, parser, transport, index, peer, False)
+        except ProtocolError as error:
+            self._send_quietly(transport, cycle.rejection(error, peer))
+            return True
         self._respond(cycle, flight, transport)
         return not flight.body.is_done or parser.buffered > 0
 
-    def _read_head(self, parser: HTTP11Parser, transport: SocketTransport) -> RequestHead | None:
+    def _read_head(self, parser: RequestParser, transport: SocketTransport) -> RequestHead | None:
         deadline = time.monotonic() + self.cfg.header_timeout
         while True:
             event = parser.next_event()

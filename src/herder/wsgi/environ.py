@@ -15,6 +15,10 @@ Rules:
 - An absolute-form target's authority replaces Host (RFC 9112 §3.2.2).
 - A listener with no port (a Unix socket: `ServerInfo.server_port == ""`) takes SERVER_NAME
   and SERVER_PORT from the request's Host, the port defaulting by scheme (RFC 9110 §4.2).
+- A head carrying `cgi` vars (a uwsgi packet, which the front proxy built as CGI variables)
+  becomes the environ as it is: the vars are copied over the listener's base, `HTTPS=on` or
+  `REQUEST_SCHEME=https` sets `wsgi.url_scheme`, empty CONTENT_* vars are dropped. Nothing
+  is parsed again and the HTTP/1.1 path pays one `is None` test for it.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class EnvironBuilder:
         self, head: RequestHead, peer: tuple[str, int] | None, wsgi_input: Input
     ) -> dict[str, Any]:
         """The environ for `head`, received from `peer` (None when unknown, e.g. Unix)."""
+        if head.cgi is not None:
+            return self._build_from_vars(head.cgi, wsgi_input)
         env = self._base.copy()
         env["REQUEST_METHOD"] = head.method
         env["PATH_INFO"] = self._path_info(head.path)
@@ -101,6 +107,27 @@ class EnvironBuilder:
             self._server_from_host(env)
         return env
 
+    def _build_from_vars(self, cgi: dict[str, str], wsgi_input: Input) -> dict[str, Any]:
+        env = self._base.copy()
+        env.update(cgi)
+        env["wsgi.input"] = wsgi_input
+        if cgi.get("HTTPS", "").lower() in ("on", "1") or cgi.get("REQUEST_SCHEME") == "https":
+            env["wsgi.url_scheme"] = "https"
+        for key in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            if not env.get(key, "x"):
+                del env[key]
+        env.setdefault("QUERY_STRING", "")
+        env.setdefault("SERVER_PROTOCOL", "HTTP/1.1")
+        env.setdefault("REMOTE_ADDR", "")
+        env.setdefault("REMOTE_PORT", "")
+        env["RAW_URI"] = env.setdefault("REQUEST_URI", env["PATH_INFO"])
+        script_name = self._script_name
+        if script_name and "SCRIPT_NAME" not in cgi:
+            env["PATH_INFO"] = self._strip_script_name(env["PATH_INFO"])
+        if not env["SERVER_NAME"] or not env["SERVER_PORT"]:
+            self._server_from_host(env)
+        return env
+
     @staticmethod
     def _protocol(version: tuple[int, int]) -> str:
         return PROTOCOLS.get(version) or f"HTTP/{version[0]}.{version[1]}"
@@ -109,6 +136,9 @@ class EnvironBuilder:
         if "%" in path:
             # the path is latin-1 octets: encode back before decoding %XX to octets
             path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
+        return self._strip_script_name(path)
+
+    def _strip_script_name(self, path: str) -> str:
         script_name = self._script_name
         if script_name and path.startswith(script_name):
             rest = path[len(script_name) :]
