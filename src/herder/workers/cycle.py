@@ -5,12 +5,18 @@ complete, run the app through a `wsgi.Exchange`, put its output on the wire (eac
 own way: blocking or from an event loop), then settle the request (access log, request count,
 unread body) and decide whether the connection may carry another request.
 A `ProtocolError` becomes a 4xx response and a closed connection here, at one boundary.
+
+Every request is bracketed by `Worker.request_started` / `request_finished` (deadline, board,
+counting) and by the `pre_request` / `post_request` hooks. With `--harakiri`, application code
+(the app call and each step of its iterable) runs inside the worker's deadline; a request
+that passes it is abandoned here: 504 when no head went out, else the connection is closed.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -22,6 +28,8 @@ from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
 from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.http11.response import error_response
+from herder.workers.harakiri import HarakiriTimeout, RequestToken
+from herder.workers.hooks import is_default_hook, run_hook
 from herder.wsgi.environ import EnvironBuilder, ServerInfo
 from herder.wsgi.exchange import Exchange, ExchangeOptions
 from herder.wsgi.input import BodyReader, Input
@@ -29,6 +37,7 @@ from herder.wsgi.input import BodyReader, Input
 if TYPE_CHECKING:
     from herder.workers.base import Listener, Worker
     from herder.workers.transport import SocketTransport
+    from herder.wsgi.transport import FileRange
 
 # Unread body bytes worth reading and discarding to keep a connection; past this, close it.
 DRAIN_LIMIT = 1 << 20
@@ -60,6 +69,9 @@ class InFlight:
     body: BodyReader
     parser: HTTP11Parser
     started: float
+    token: RequestToken
+    head: RequestHead
+    answer: bytes | None = None  # the error response of an abandoned request, once
 
 
 class RequestCycle:
@@ -78,6 +90,10 @@ class RequestCycle:
             on_error=self._on_app_error,
         )
         errors = ErrorStream(worker.ctx.logs)
+        # Request hooks left at their no-op default cost nothing per request.
+        self.hooks = not (
+            is_default_hook(worker.cfg.pre_request) and is_default_hook(worker.cfg.post_request)
+        )
         self.builders = [self._builder(lst, errors) for lst in worker.listeners]
 
     def _builder(self, listener: Listener, errors: Any) -> EnvironBuilder:
@@ -112,13 +128,63 @@ class RequestCycle:
     ) -> InFlight:
         """Call the app for `head`; the caller then sends `exchange.output()`."""
         started = time.monotonic()
+        worker = self.worker
+        token = worker.request_started(head.method, head.path)
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
         exchange = Exchange(
-            self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed
+            worker.app, environ, head, body, transport, self.options, keep_alive_allowed
         )
-        exchange.start()
-        return InFlight(exchange, environ, body, parser, started)
+        flight = InFlight(exchange, environ, body, parser, started, token, head)
+        if self.hooks:
+            run_hook(worker.cfg, worker.log, "pre_request", worker, head)
+        deadline = worker.deadline
+        if deadline is None:
+            exchange.start()
+            return flight
+        try:
+            with deadline.inside():
+                exchange.start()
+        except HarakiriTimeout as exc:
+            self._abandon(flight, exc)
+        return flight
+
+    def output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
+        """The response pieces to send; under `--harakiri` each step of the application's
+        iterable runs inside the deadline."""
+        if self.worker.deadline is None:
+            return flight.exchange.output()
+        return self._guarded_output(flight)
+
+    def _guarded_output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
+        deadline = self.worker.deadline
+        assert deadline is not None
+        if flight.token.expired:
+            yield from self._abandoned_answer(flight)
+            return
+        pieces = flight.exchange.output()
+        while True:
+            try:
+                with deadline.inside():
+                    piece = next(pieces, None)
+            except HarakiriTimeout as exc:
+                self._abandon(flight, exc)
+                yield from self._abandoned_answer(flight)
+                return
+            if piece is None:
+                return
+            yield piece
+
+    def _abandon(self, flight: InFlight, exc: HarakiriTimeout) -> None:
+        flight.token.expired = True
+        flight.answer = flight.exchange.abandon(504)
+        self.worker.on_harakiri(flight.token, exc)
+
+    @staticmethod
+    def _abandoned_answer(flight: InFlight) -> Iterator[bytes]:
+        if flight.answer is not None:
+            answer, flight.answer = flight.answer, None
+            yield answer
 
     def settle(self, flight: InFlight) -> bool:
         """After the output went out: log, count; True when the connection may go on."""
@@ -132,8 +198,19 @@ class RequestCycle:
                 exchange.body_bytes,
                 time.monotonic() - flight.started,
             )
-        self.worker.count_request()
-        if not (exchange.keep_alive and self.worker.alive):
+        worker = self.worker
+        worker.request_finished(flight.token)
+        if self.hooks:
+            run_hook(
+                worker.cfg,
+                worker.log,
+                "post_request",
+                worker,
+                flight.head,
+                flight.environ,
+                exchange,
+            )
+        if not (exchange.keep_alive and worker.alive and not flight.token.expired):
             return False
         try:
             if not flight.body.drain(DRAIN_LIMIT):

@@ -190,7 +190,7 @@ class EventWorker(Worker):
         flight = self.cycle.begin(
             head, conn.parser, conn.transport, conn.listener, conn.peer, keep_alive_allowed
         )
-        conn.flight, conn.output = flight, flight.exchange.output()
+        conn.flight, conn.output = flight, self.cycle.output(flight)
         if not self._pump(conn):
             conn.writing = True
             conn.deadline = time.monotonic() + (self.cfg.timeout or 1e9)

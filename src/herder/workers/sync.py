@@ -101,7 +101,7 @@ class SyncWorker(Worker):
 
     def _respond(self, cycle: RequestCycle, flight: InFlight, transport: SocketTransport) -> None:
         try:
-            for piece in flight.exchange.output():
+            for piece in cycle.output(flight):
                 if isinstance(piece, FileRange):
                     transport.sendfile(piece.file, piece.offset, piece.count)
                 else:
