@@ -399,13 +399,17 @@ class Arbiter:
         self.workers.kill_all(signal.SIGTERM if graceful else signal.SIGQUIT)
         deadline = time.monotonic() + (self.cfg.graceful_timeout if graceful else 1.0)
         while len(self.workers) and time.monotonic() < deadline:
-            self.workers.reap()
+            self._reap_stopping()
             time.sleep(STOP_POLL)
         self.workers.kill_all(signal.SIGKILL)
         while len(self.workers):
-            self.workers.reap()
+            self._reap_stopping()
             time.sleep(0.01)
         self.log.info("Shutting down: Master")
+
+    def _reap_stopping(self) -> None:
+        for gone in self.workers.reap():
+            run_hook(self.cfg, self.log, "child_exit", self, gone.record)
 
     def cleanup(self) -> None:
         close_listeners(list(self.listeners), unlink=not self.reexec_pid)
