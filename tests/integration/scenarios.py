@@ -174,7 +174,10 @@ def harakiri(worker_class: str = "event") -> Result:
             time.sleep(0.5)
             figures = load.stop()
         replaced = len(before - worker_pids(srv.pid))
-        return Result("harakiri 1 s", figures, notes={"status": status, "replaced": replaced})
+        logged = "HARAKIRI: GET /sleep exceeded 1 s" in srv.output
+        named = "in sleeping_beauty" in srv.output
+        notes = {"status": status, "replaced": replaced, "traceback logged": logged and named}
+        return Result("harakiri 1 s", figures, notes=notes)
 
 
 def hup_broken_code(tmp: Path, worker_class: str = "event") -> Result:

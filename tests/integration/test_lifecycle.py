@@ -16,7 +16,7 @@ import pytest
 
 from herder.errors import ExitCode
 from tests.integration import scenarios
-from tests.integration.harness import Server, get
+from tests.integration.harness import LISTENING, Server, get
 from tests.integration.scenarios import LIFECYCLE_APP, app_copy, wait_until, worker_pids
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -59,6 +59,7 @@ def test_harakiri_answers_504_logs_the_stuck_function_and_recycles(worker_class:
     print(result.line())
     assert result.notes["status"] == 504
     assert result.notes["replaced"] == 1
+    assert result.notes["traceback logged"] is True
     assert result.figures.failed == 0, result.figures.errors
 
 
@@ -112,6 +113,21 @@ def test_boot_failure_at_start_stops_the_master() -> None:
     srv = Server("-w", "3", app="apps.broken:app", wait=False)
     try:
         assert srv.wait(20) == ExitCode.APP_LOAD_ERROR
+    finally:
+        srv.stop()
+
+
+def test_crash_loop_from_broken_code_stops_after_bounded_tries(tmp_path: Path) -> None:
+    site = app_copy(tmp_path)
+    module = site / "apps" / "lifecycle.py"
+    srv = Server("-w", "1", app=LIFECYCLE_APP, cwd=site)
+    try:
+        srv.wait_for("Ready: 1 worker", 10)
+        module.write_text(module.read_text() + "\nraise RuntimeError('broken on purpose')\n")
+        for victim in worker_pids(srv.pid):
+            os.kill(victim, signal.SIGKILL)
+        assert srv.wait(30) == ExitCode.APP_LOAD_ERROR
+        assert "Workers cannot boot (5 in a row); stopping." in srv.output
     finally:
         srv.stop()
 
@@ -232,29 +248,34 @@ def test_sd_notify_ready_reloading_stopping(tmp_path: Path) -> None:
             srv.stop()
 
 
+LAUNCHER = """
+import os, sys
+os.dup2(int(sys.argv[1]), 3)  # systemd passes activated sockets from descriptor 3
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
+os.execv(sys.executable, [sys.executable, "-m", "herder", *sys.argv[2:]])
+"""
+
+
 def test_socket_activation_by_listen_fds() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         fd = listener.fileno()
-        python = " ".join(Server.python_argv())
-        script = f'exec 3<&{fd}; LISTEN_PID=$$ LISTEN_FDS=1 exec {python} "$@"'
-        argv = ["-w", "1", "-b", "fd://3"]
-        srv = _shell_server(script, argv, fd)
+
+        class Activated(Server):
+            @staticmethod
+            def python_argv() -> list[str]:
+                return [sys.executable, "-c", LAUNCHER, str(fd)]
+
+        srv = Activated("-w", "1", "-b", "fd://3", app=LIFECYCLE_APP, pass_fds=(fd,), wait=False)
         try:
+            srv.url = srv.wait_for(LISTENING, 15).group(1)
+            srv.wait_serving()
             assert srv.url.endswith(f":{listener.getsockname()[1]}")
             assert get(srv)[0] == 200
+            assert "LISTEN_FDS" not in get(srv, "/osenv?LISTEN_FDS")[2].decode()
         finally:
             srv.stop()
-
-
-def _shell_server(script: str, argv: list[str], fd: int) -> Server:
-    class ShellServer(Server):
-        @staticmethod
-        def python_argv() -> list[str]:
-            return ["/bin/sh", "-c", script, "herder"]
-
-    return ShellServer(*argv, app=LIFECYCLE_APP, pass_fds=(fd,))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -223,8 +223,8 @@ class Arbiter:
     # -- rollouts: reloads and graceful replacements ---------------------------------------
 
     def advance_rollout(self, now: float) -> None:
-        if not self.ready:
-            self._check_first_boot()
+        if not self.ready or self.boot_failures:
+            self._check_booted()
         rollout = self.rollout
         if rollout is None:
             if self.hup_pending:
@@ -254,11 +254,15 @@ class Arbiter:
         for record in rollout.old:
             record.replace_after = time.monotonic() + RETRY_REPLACEMENT
 
-    def _check_first_boot(self) -> None:
+    def _check_booted(self) -> None:
+        """Every active worker booted: the first start is done, a failure streak ends."""
         active = self.workers.active()
-        if active and all(self.workers.is_booted(r) for r in active):
+        if not active or not all(self.workers.is_booted(r) for r in active):
+            return
+        self.boot_failures = 0
+        if not self.ready:
             self.ready = True
-            self.boot_failures = 0
+            self.log.info("Ready: %s worker(s) booted", len(active))
             systemd.notify(f"READY=1\nMAINPID={self.pid}")
 
     def check_board(self, now: float) -> None:
