@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +64,19 @@ def test_board_is_shared_with_a_forked_child() -> None:
 # -- deadlines ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def _restore_sigalrm() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGALRM)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
 def _sleeper() -> None:
     time.sleep(5)
 
 
+@pytest.mark.usefixtures("_restore_sigalrm")
 def test_alarm_deadline_raises_inside_app_code() -> None:
     deadline = AlarmDeadline(0.05)
     deadline.install()
@@ -81,6 +92,7 @@ def test_alarm_deadline_raises_inside_app_code() -> None:
     assert any(frame.name == "_sleeper" for frame in _frames(caught.value))
 
 
+@pytest.mark.usefixtures("_restore_sigalrm")
 def test_alarm_outside_app_code_only_marks_the_request() -> None:
     deadline = AlarmDeadline(0.02)
     deadline.install()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -138,34 +139,40 @@ class RequestCycle:
         flight = InFlight(exchange, environ, body, parser, started, token, head)
         if self.hooks:
             run_hook(worker.cfg, worker.log, "pre_request", worker, head)
-        deadline = worker.deadline
-        if deadline is None:
+        if not self.guarded:
             exchange.start()
             return flight
         try:
-            with deadline.inside():
+            with self._app_code():
                 exchange.start()
         except HarakiriTimeout as exc:
             self._abandon(flight, exc)
         return flight
 
+    @property
+    def guarded(self) -> bool:
+        """A deadline applies: the worker's timer, or its watchdog (threaded classes)."""
+        return self.worker.deadline is not None or self.worker.watchdog is not None
+
+    def _app_code(self) -> AbstractContextManager[None]:
+        deadline = self.worker.deadline
+        return deadline.inside() if deadline is not None else nullcontext()
+
     def output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
         """The response pieces to send; under `--harakiri` each step of the application's
         iterable runs inside the deadline."""
-        if self.worker.deadline is None:
+        if not self.guarded:
             return flight.exchange.output()
         return self._guarded_output(flight)
 
     def _guarded_output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
-        deadline = self.worker.deadline
-        assert deadline is not None
         if flight.token.expired:
             yield from self._abandoned_answer(flight)
             return
         pieces = flight.exchange.output()
         while True:
             try:
-                with deadline.inside():
+                with self._app_code():
                     piece = next(pieces, None)
             except HarakiriTimeout as exc:
                 self._abandon(flight, exc)
