@@ -15,7 +15,8 @@ STAMP := $(VENV)/.herder-installed
 LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
-.PHONY: help venv run lint format types test install-check bench bench-quick docs docs-check \
+.PHONY: help venv run lint format types test install-check bench bench-quick bench-faults docs \
+	docs-check \
 	clean distclean
 
 help: ## list the targets
@@ -60,6 +61,9 @@ bench: ## compare herder with gunicorn and uWSGI (full run, several minutes)
 
 bench-quick: ## the same comparison as a short smoke run
 	$(PYTHON) bench/compare.py --quick
+
+bench-faults: venv ## fault scenarios under load (HUP, USR2, kill -9, TTIN/TTOU, harakiri...)
+	$(BIN)/python bench/faults.py
 
 docs: venv ## regenerate docs/settings.md from the settings declarations
 	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp

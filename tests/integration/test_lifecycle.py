@@ -73,13 +73,16 @@ def test_harakiri_in_c_code_is_ended_by_the_master() -> None:
         assert get(srv)[0] == 200
 
 
-def test_timeout_aborts_a_silent_worker_with_its_traceback() -> None:
-    with Server("-k", "sync", "-w", "2", "-t", "2", app=LIFECYCLE_APP) as srv:
+def test_timeout_aborts_a_silent_worker_with_its_traceback(tmp_path: Path) -> None:
+    conf = tmp_path / "abort.conf.py"
+    conf.write_text("def worker_abort(worker):\n    worker.log.info('worker_abort hook ran')\n")
+    with Server("-k", "sync", "-w", "2", "-t", "2", "-c", str(conf), app=LIFECYCLE_APP) as srv:
         before = worker_pids(srv.pid)
         with srv.connect(timeout=20) as sock:
             sock.sendall(b"GET /sleep?s=30 HTTP/1.1\r\nHost: t\r\n\r\n")
             srv.wait_for("WORKER TIMEOUT", 10)
             srv.wait_for("in sleeping_beauty", 5)
+            srv.wait_for("worker_abort hook ran", 5)
         assert wait_until(lambda: len(worker_pids(srv.pid) - before) == 1, 10)
         for _ in range(5):
             assert get(srv)[0] == 200
@@ -130,6 +133,14 @@ def test_crash_loop_from_broken_code_stops_after_bounded_tries(tmp_path: Path) -
         assert "Workers cannot boot (5 in a row); stopping." in srv.output
     finally:
         srv.stop()
+
+
+def test_preload_with_gc_freeze_serves_and_hup_keeps_serving() -> None:
+    with Server("-w", "2", "--preload", "--gc-freeze", app=LIFECYCLE_APP) as srv:
+        assert get(srv)[0] == 200
+        srv.signal(signal.SIGHUP)
+        srv.wait_for("reload complete", 20)
+        assert get(srv)[0] == 200
 
 
 def test_max_worker_memory_replaces_gracefully() -> None:
