@@ -135,12 +135,21 @@ def test_crash_loop_from_broken_code_stops_after_bounded_tries(tmp_path: Path) -
         srv.stop()
 
 
-def test_preload_with_gc_freeze_serves_and_hup_keeps_serving() -> None:
-    with Server("-w", "2", "--preload", "--gc-freeze", app=LIFECYCLE_APP) as srv:
-        assert get(srv)[0] == 200
+def test_preload_hup_reimports_project_code_and_keeps_it_when_broken(tmp_path: Path) -> None:
+    site = app_copy(tmp_path)
+    module = site / "apps" / "lifecycle.py"
+    source = module.read_text()
+    with Server("-w", "2", "--preload", "--gc-freeze", app=LIFECYCLE_APP, cwd=site) as srv:
+        assert get(srv)[2].startswith(b"v1 ")
+        module.write_text(source + "\nraise RuntimeError('broken on purpose')\n")
         srv.signal(signal.SIGHUP)
         srv.wait_for("reload complete", 20)
-        assert get(srv)[0] == 200
+        assert "failed to import, keeping the old code" in srv.output
+        assert get(srv)[2].startswith(b"v1 ")
+        module.write_text(source.replace('VERSION = "v1"', 'VERSION = "v2"'))
+        srv.signal(signal.SIGHUP)
+        assert wait_until(lambda: srv.count("reload complete") == 2, 20)
+        assert wait_until(lambda: get(srv)[2].startswith(b"v2 "), 10)
 
 
 def test_max_worker_memory_replaces_gracefully() -> None:

@@ -289,3 +289,36 @@ def test_source_files_include_loaded_modules(tmp_path: Path) -> None:
     files = source_files([str(extra)])
     assert str(extra) in files
     assert os.path.abspath(__file__) in files
+
+
+# -- preloaded application --------------------------------------------------------------------
+
+
+def test_preloaded_app_reimports_project_modules_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+    import sys
+
+    from herder.app import load_app
+    from herder.master.reloading import PreloadedApp
+
+    module = tmp_path / "preload_target_mod.py"
+    module.write_text("import json\ndef app(e, s):\n    return [b'one']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "preload_target_mod", raising=False)
+    preloaded = PreloadedApp("preload_target_mod:app", [str(tmp_path)], load_app)
+    try:
+        assert preloaded.load()({}, None) == [b"one"]
+        assert set(preloaded.modules) == {"preload_target_mod"}  # not json: a library
+        module.write_text("def app(e, s):\n    return [b'two']\n")
+        os.utime(module, (1, 1))  # a different mtime: the bytecode cache is not reused
+        new = preloaded.reimport(logging.getLogger("test"))
+        assert new is not None and new({}, None) == [b"two"]
+        module.write_text("raise RuntimeError('broken')\n")
+        os.utime(module, (2, 2))
+        assert preloaded.reimport(logging.getLogger("test")) is None
+        assert preloaded.app is not None and preloaded.app({}, None) == [b"two"]
+        assert sys.modules["preload_target_mod"] is preloaded.modules["preload_target_mod"]
+    finally:
+        sys.modules.pop("preload_target_mod", None)

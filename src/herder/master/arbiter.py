@@ -23,11 +23,12 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from herder.errors import AppImportError, ConfigError, ExitCode, HerderError
+from herder.errors import AppImportError, ExitCode, HerderError
 from herder.master import systemd
 from herder.master.listeners import adopt_listeners, close_listeners, open_listeners
 from herder.master.pidfile import Pidfile
 from herder.master.reexec import Launch, inherited_fds, spawn_new_master, upgrade_parent
+from herder.master.reloading import PreloadedApp, reread_config
 from herder.master.rollout import Outcome, Rollout
 from herder.master.signals import SignalQueue
 from herder.master.workers import Exited, WorkerRecord, WorkerTable
@@ -75,6 +76,7 @@ class Arbiter:
         self.reexec_pid = 0  # the new master started by USR2, while it runs
         self.upgraded_from = 0  # the old master, when this one was started by USR2
         self.hup_pending = False
+        self.preloaded: PreloadedApp | None = None
 
     def run(self) -> int:
         try:
@@ -136,8 +138,10 @@ class Arbiter:
         from herder.app import load_app
 
         assert self.cfg.wsgi_app is not None  # the CLI refuses to start without one
+        roots = [self.cfg.chdir, *(self.cfg.pythonpath or ())]
+        self.preloaded = PreloadedApp(self.cfg.wsgi_app, roots, load_app)
         try:
-            return load_app(self.cfg.wsgi_app)
+            return self.preloaded.load()
         except AppImportError as exc:
             self.log.error("Failed to load the application:\n%s", exc)
             raise StopServer(ExitCode.APP_LOAD_ERROR) from exc
@@ -171,26 +175,15 @@ class Arbiter:
     def handle_exits(self, exited: list[Exited]) -> None:
         for gone in exited:
             run_hook(self.cfg, self.log, "child_exit", self, gone.record)
-            self._log_exit(gone)
+            message = gone.describe()
+            if message:
+                self.log.error("%s", message)
             rollout = self.rollout
             if rollout is not None and gone.record.pid in rollout.new:
-                rollout.fail(f"new worker {gone.record.pid} exited with {_how(gone)}")
+                rollout.fail(f"new worker {gone.record.pid} exited with {gone.how}")
                 continue
             if gone.code in FATAL_EXITS:
                 self._boot_failed(gone)
-
-    def _log_exit(self, gone: Exited) -> None:
-        pid = gone.record.pid
-        if gone.code == ExitCode.APP_LOAD_ERROR:
-            self.log.error("App failed to load (pid:%s)", pid)
-        elif gone.code == ExitCode.WORKER_BOOT_ERROR:
-            self.log.error("Worker failed to boot (pid:%s)", pid)
-        elif gone.signal == signal.SIGKILL:
-            self.log.error("Worker (pid:%s) was sent SIGKILL! Perhaps out of memory?", pid)
-        elif gone.signal is not None:
-            self.log.error("Worker (pid:%s) was sent %s!", pid, signal.Signals(gone.signal).name)
-        elif gone.code:
-            self.log.error("Worker (pid:%s) exited with code %s", pid, gone.code)
 
     def _boot_failed(self, gone: Exited) -> None:
         self.boot_failures += 1
@@ -251,6 +244,8 @@ class Arbiter:
         )
         if rollout.previous_cfg is not None:
             self._apply_config(rollout.previous_cfg)
+        if rollout.previous_app is not None:
+            self.app = rollout.previous_app
         for record in rollout.old:
             record.replace_after = time.monotonic() + RETRY_REPLACEMENT
 
@@ -295,9 +290,11 @@ class Arbiter:
             return
         systemd.notify(systemd.reloading_state())
         run_hook(self.cfg, self.log, "on_reload", self)
-        previous = self.cfg
+        previous, previous_app = self.cfg, self.app
         self._reread_config()
         self.logs.reopen()
+        if self.preloaded is not None:
+            self.app = self.preloaded.reimport(self.log) or self.app
         old_count, self.num_workers = self.num_workers, self.cfg.workers
         if old_count != self.num_workers:
             run_hook(self.cfg, self.log, "nworkers_changed", self, self.num_workers, old_count)
@@ -305,20 +302,12 @@ class Arbiter:
         self.workers.generation += 1
         new = {r.pid: r for r in (self.spawn() for _ in range(self.num_workers))}
         deadline = time.monotonic() + self.cfg.boot_timeout
-        self.rollout = Rollout("reload", old, new, deadline, previous)
+        self.rollout = Rollout("reload", old, new, deadline, previous, previous_app)
 
     def _reread_config(self) -> None:
-        from herder.config import load_config
-
-        here = os.getcwd()
-        try:
-            os.chdir(self.launch.cwd)  # relative paths (-c, --chdir) mean what they meant
-            cfg = load_config(self.launch.args, self.launch.environ)
-        except (ConfigError, OSError) as exc:
-            self.log.error("Reload: the configuration is invalid, keeping the old one: %s", exc)
+        cfg = reread_config(self.launch, self.log)
+        if cfg is None:
             return
-        finally:
-            os.chdir(here)
         if cfg.bind != self.cfg.bind:
             self.log.warning("Reload: bind changes need a restart or USR2; keeping the sockets")
         self._apply_config(cfg)
@@ -430,12 +419,6 @@ class Arbiter:
             return
         name = self.cfg.proc_name or self.cfg.wsgi_app or "herder"
         setproctitle(f"herder: master [{name}]")
-
-
-def _how(gone: Exited) -> str:
-    if gone.signal is not None:
-        return signal.Signals(gone.signal).name
-    return f"status {gone.code}"
 
 
 def _version() -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from herder.config import Config
     from herder.master.workers import WorkerRecord, WorkerTable
+    from herder.wsgi import WSGIApplication
 
 
 class Outcome(Enum):
@@ -33,6 +34,7 @@ class Rollout:
     new: dict[int, WorkerRecord]
     deadline: float
     previous_cfg: Config | None = None  # restored when a reload fails
+    previous_app: WSGIApplication | None = None  # the preloaded app, restored likewise
     failure: str = ""
     started: float = field(default_factory=time.monotonic)
 

@@ -55,6 +55,26 @@ class Exited:
     code: int | None  # exit status, None when killed by a signal
     signal: int | None
 
+    @property
+    def how(self) -> str:
+        """`SIGKILL` or `status 4`."""
+        if self.signal is not None:
+            return signal.Signals(self.signal).name
+        return f"status {self.code}"
+
+    def describe(self) -> str:
+        """The error-log line for this exit ("" for a clean one)."""
+        pid = self.record.pid
+        if self.code == ExitCode.APP_LOAD_ERROR:
+            return f"App failed to load (pid:{pid})"
+        if self.code == ExitCode.WORKER_BOOT_ERROR:
+            return f"Worker failed to boot (pid:{pid})"
+        if self.signal == signal.SIGKILL:
+            return f"Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?"
+        if self.signal is not None:
+            return f"Worker (pid:{pid}) was sent {self.how}!"
+        return f"Worker (pid:{pid}) exited with code {self.code}" if self.code else ""
+
 
 class WorkerTable:
     def __init__(
