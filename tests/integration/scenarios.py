@@ -174,9 +174,12 @@ def harakiri(worker_class: str = "event") -> Result:
             time.sleep(0.5)
             figures = load.stop()
         replaced = len(before - worker_pids(srv.pid))
+        srv.stop()
+        counted = "harakiri: 1)" in srv.output
         logged = "HARAKIRI: GET /sleep exceeded 1 s" in srv.output
         named = "in sleeping_beauty" in srv.output
         notes = {"status": status, "replaced": replaced, "traceback logged": logged and named}
+        notes["counted"] = counted
         return Result("harakiri 1 s", figures, notes=notes)
 
 

@@ -37,6 +37,31 @@ def test_usr2_winch_term_under_load(tmp_path: Path) -> None:
     assert result.notes == {"old exit": 0, "pidfile moved": True, "after": 200}
 
 
+def test_usr2_rollback_with_hup_to_the_old_and_term_to_the_new(tmp_path: Path) -> None:
+    pidfile = tmp_path / "h.pid"
+    conf = tmp_path / "exec.conf.py"
+    conf.write_text("def pre_exec(server):\n    server.log.info('pre_exec hook ran')\n")
+    args = ("-w", "2", "--pid", str(pidfile), "-c", str(conf))
+    with Server(*args, app=LIFECYCLE_APP) as srv:
+        srv.signal(signal.SIGUSR2)
+        second = Path(f"{pidfile}.2")
+        assert wait_until(second.exists, 20), srv.output
+        new_master = int(second.read_text())
+        srv.wait_for("pre_exec hook ran", 10)
+        assert wait_until(lambda: len(worker_pids(new_master)) == 2, 20)
+        srv.signal(signal.SIGWINCH)
+        assert wait_until(lambda: worker_pids(srv.pid) == {new_master}, 20), srv.output
+        srv.signal(signal.SIGHUP)  # the old master's workers come back
+        assert wait_until(lambda: len(worker_pids(srv.pid) - {new_master}) == 2, 20)
+        os.kill(new_master, signal.SIGTERM)
+        srv.wait_for(f"The new master \\(pid:{new_master}\\) exited", 20)
+        assert wait_until(lambda: not second.exists(), 10)
+        assert int(pidfile.read_text()) == srv.pid
+        for _ in range(10):
+            _, _, body = get(srv)
+            assert int(body.split()[2]) == srv.pid
+
+
 def test_kill_9_a_worker_every_second() -> None:
     result = scenarios.kill_workers(seconds=10)
     print(result.line())
@@ -60,6 +85,7 @@ def test_harakiri_answers_504_logs_the_stuck_function_and_recycles(worker_class:
     assert result.notes["status"] == 504
     assert result.notes["replaced"] == 1
     assert result.notes["traceback logged"] is True
+    assert result.notes["counted"] is True
     assert result.figures.failed == 0, result.figures.errors
 
 

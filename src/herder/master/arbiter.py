@@ -398,7 +398,8 @@ class Arbiter:
         while len(self.workers):
             self._reap_stopping()
             time.sleep(0.01)
-        self.log.info("Shutting down: Master")
+        served, harakiri = self.workers.totals()
+        self.log.info("Shutting down: Master (requests served: %s, harakiri: %s)", served, harakiri)
 
     def _reap_stopping(self) -> None:
         for gone in self.workers.reap():

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from herder.errors import ExitCode
 from herder.workers.base import Listener, WorkerBootError, WorkerContext
-from herder.workers.heartbeat import Heartbeat, HeartbeatBoard
+from herder.workers.heartbeat import HARAKIRI, REQUESTS, Heartbeat, HeartbeatBoard
 from herder.workers.hooks import run_hook
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class WorkerTable:
         self.records: dict[int, WorkerRecord] = {}
         self.strangers: list[tuple[int, int]] = []  # reaped children that are not workers
         self.generation = 0
+        self.served = 0  # requests served by workers already reaped
+        self.harakiri = 0  # their requests abandoned at the --harakiri deadline
         self._free = list(range(board.slots - 1, -1, -1))
         self._age = 0
 
@@ -166,8 +168,17 @@ class WorkerTable:
     def forget(self, pid: int) -> WorkerRecord | None:
         record = self.records.pop(pid, None)
         if record is not None:
+            self.served += self.board.count(record.slot, REQUESTS)
+            self.harakiri += self.board.count(record.slot, HARAKIRI)
             self._free.append(record.slot)
         return record
+
+    def totals(self) -> tuple[int, int]:
+        """Requests served and harakiri'd requests, by every worker so far."""
+        live = [r.slot for r in self.records.values()]
+        served = self.served + sum(self.board.count(slot, REQUESTS) for slot in live)
+        harakiri = self.harakiri + sum(self.board.count(slot, HARAKIRI) for slot in live)
+        return served, harakiri
 
     def check_timeouts(self, timeout: float, graceful_timeout: float) -> None:
         """Abort workers silent for `timeout` seconds: SIGABRT first, SIGKILL if still there.
