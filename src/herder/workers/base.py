@@ -231,14 +231,14 @@ class Worker:
         if self.deadline is not None:
             self.deadline.disarm()
             faulthandler.cancel_dump_traceback_later()
+        self.count_request()
         with self._lock:
             self.in_flight.pop(id(token), None)
             if self.in_flight:
                 oldest = min(t.started for t in self.in_flight.values())
                 self.ctx.heartbeat.request_started(oldest)
             else:
-                self.ctx.heartbeat.request_finished(self.requests + 1)
-        self.count_request()
+                self.ctx.heartbeat.request_finished(self.requests)
 
     def in_flight_tokens(self) -> list[RequestToken]:
         with self._lock:
