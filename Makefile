@@ -16,7 +16,7 @@ LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
 .PHONY: help venv run lint format types test nginx install-check bench bench-quick bench-nginx \
-	docs docs-check clean distclean
+	bench-faults docs docs-check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench-quick: ## the same comparison as a short smoke run
 bench-nginx: ## herder (uwsgi, proxy_pass), uWSGI and gunicorn behind one nginx (full run)
 	scripts/ensure-nginx
 	$(PYTHON) bench/nginx.py
+
+bench-faults: venv ## fault scenarios under load (HUP, USR2, kill -9, TTIN/TTOU, harakiri...)
+	$(BIN)/python bench/faults.py
 
 docs: venv ## regenerate docs/settings.md from the settings declarations
 	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from herder.app import load_app
 from herder.config import SETTINGS_BY_NAME, CommandLineExit, Config, load_config
+from herder.config.fields import Kind
 from herder.errors import AppImportError, ConfigError, ExitCode
 from herder.logs import Logs
 
@@ -29,6 +30,7 @@ PROG = "herder"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run herder with `argv` (default: the process's arguments); returns the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
+    start_cwd, start_env = os.getcwd(), dict(os.environ)  # for HUP and USR2 to start alike
     try:
         cfg = load_config(args, os.environ)
         if cfg.print_config:
@@ -44,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return usage_error("no application given (APP_MODULE, e.g. myproject.wsgi:application)")
     if cfg.check_config:
         return check_app(cfg.wsgi_app)
-    return run_master(cfg)
+    return run_master(cfg, args, start_cwd, start_env)
 
 
 def usage_error(message: str) -> int:
@@ -54,8 +56,10 @@ def usage_error(message: str) -> int:
 
 
 def print_config(cfg: Config) -> None:
-    """Every setting as `name = value`, sorted, in config-file syntax."""
+    """Every setting as `name = value`, sorted, in config-file syntax (hooks left out)."""
     for name, value in sorted(cfg.as_dict().items()):
+        if SETTINGS_BY_NAME[name].kind is Kind.HOOK:
+            continue  # a callable has no config-file literal
         print(f"{name} = {SETTINGS_BY_NAME[name].plain(value)!r}")
 
 
@@ -85,12 +89,14 @@ def check_app(spec: str) -> int:
     return ExitCode.OK
 
 
-def run_master(cfg: Config) -> int:
+def run_master(cfg: Config, args: Sequence[str], cwd: str, environ: dict[str, str]) -> int:
     """Hand over to the master (imported here: the CLI's other paths never load it)."""
     from herder.master.arbiter import Arbiter
+    from herder.master.reexec import Launch
 
     logs = Logs(cfg)
+    launch = Launch(tuple(sys.orig_argv), tuple(args), cwd, environ)
     try:
-        return Arbiter(cfg, logs).run()
+        return Arbiter(cfg, logs, launch).run()
     finally:
         logs.close()

@@ -149,8 +149,8 @@ def test_main_hands_over_to_the_arbiter(app_module: str, monkeypatch: pytest.Mon
     seen: dict[str, Any] = {}
 
     class FakeArbiter:
-        def __init__(self, cfg: Config, logs: Logs) -> None:
-            seen.update(cfg=cfg, logs=logs)
+        def __init__(self, cfg: Config, logs: Logs, launch: Any) -> None:
+            seen.update(cfg=cfg, logs=logs, launch=launch)
 
         def run(self) -> int:
             return 17
@@ -161,6 +161,7 @@ def test_main_hands_over_to_the_arbiter(app_module: str, monkeypatch: pytest.Mon
     assert main(["-w", "2", app_module]) == 17
     assert seen["cfg"].workers == 2
     assert isinstance(seen["logs"], Logs)
+    assert seen["launch"].args == ("-w", "2", app_module)  # kept for HUP and USR2
 
 
 def test_main_reads_sys_argv(

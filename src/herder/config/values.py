@@ -10,7 +10,7 @@ in step); the annotation is what lets `mypy --strict` check `cfg.workers + 1`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from herder.config.binds import Bind
@@ -83,6 +83,29 @@ class Config:
     # Debugging
     check_config: bool
     print_config: bool
+    # Lifecycle (sections/lifecycle.py): recycling, deadlines, reloading, hooks
+    harakiri: float
+    max_worker_memory: int
+    max_worker_lifetime: int
+    boot_timeout: float
+    gc_freeze: bool
+    reload: bool
+    reload_extra_files: list[str]
+    on_starting: Callable[..., object]
+    on_reload: Callable[..., object]
+    when_ready: Callable[..., object]
+    pre_fork: Callable[..., object]
+    post_fork: Callable[..., object]
+    post_worker_init: Callable[..., object]
+    worker_int: Callable[..., object]
+    worker_abort: Callable[..., object]
+    pre_exec: Callable[..., object]
+    pre_request: Callable[..., object]
+    post_request: Callable[..., object]
+    child_exit: Callable[..., object]
+    worker_exit: Callable[..., object]
+    nworkers_changed: Callable[..., object]
+    on_exit: Callable[..., object]
 
     _values: dict[str, Any]
     _sources: dict[str, str]

@@ -36,6 +36,21 @@ def open_listeners(binds: list[Bind], backlog: int, protocol: str = "http") -> l
     return listeners
 
 
+def adopt_listeners(
+    fds: list[int], binds: list[Bind], backlog: int, protocol: str = "http"
+) -> list[Listener]:
+    """Listeners from inherited descriptors (a previous master, systemd), in order; the
+    configured binds name them when they match in number."""
+    listeners: list[Listener] = []
+    for index, fd in enumerate(fds):
+        sock = _adopt_fd(fd, backlog)
+        sock.setblocking(False)
+        os.set_inheritable(fd, False)
+        bind = binds[index] if len(binds) == len(fds) else Bind(BindKind.FD, fd=fd)
+        listeners.append(Listener(sock, bind, describe(sock, bind, protocol)))
+    return listeners
+
+
 def _open(bind: Bind, backlog: int) -> socket.socket:
     if bind.kind is BindKind.UNIX:
         assert bind.path is not None

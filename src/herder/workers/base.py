@@ -8,7 +8,12 @@ until told to stop. What the master expects of every worker class:
   for `--timeout` seconds is aborted and replaced);
 - stop accepting and finish in-flight work when `self.alive` turns False (SIGTERM), within
   `--graceful-timeout`; SIGINT/SIGQUIT end it at once;
-- call `self.count_request()` once per request served (it handles `--max-requests`);
+- bracket every request with `token = self.request_started(method, path)` and
+  `self.request_finished(token)`: this publishes the request's start in the shared board
+  (the master's harakiri backstop), runs the `--harakiri` deadline (an interval timer for a
+  single-threaded worker; threaded and coroutine workers start `self.start_watchdog()`),
+  counts the request and decides recycling (`--max-requests`, `--max-worker-memory`);
+- when a request hits its deadline (`HarakiriTimeout`), call `self.on_harakiri(token, exc)`;
 - exit by returning from `run()`; a worker whose master died stops by itself.
 
 Exit statuses follow `herder.errors.ExitCode`: a boot or app-load failure tells the master to
@@ -19,10 +24,10 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import random
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -31,7 +36,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from herder.config.binds import Bind
 from herder.errors import AppImportError, ExitCode, HerderError
-from herder.workers.heartbeat import Heartbeat
+from herder.workers.harakiri import AlarmDeadline, HarakiriTimeout, RequestToken, Watchdog
+from herder.workers.heartbeat import WANTS_REPLACEMENT, Heartbeat
+from herder.workers.hooks import run_hook
+from herder.workers.recycling import is_over_memory, request_budget, resident_bytes
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -63,6 +71,7 @@ class WorkerContext:
     master_pid: int
     age: int  # the how-many-th worker this master spawned
     app: WSGIApplication | None  # preloaded in the master, or None to import after the fork
+    server: object = None  # the master's Arbiter, handed to hooks as `server`
 
 
 class Worker:
@@ -78,10 +87,15 @@ class Worker:
         self.alive = True
         self.pid = os.getpid()
         self.requests = 0
-        self.max_requests = self._request_budget()
+        self.max_requests = request_budget(self.cfg.max_requests, self.cfg.max_requests_jitter)
         self.app: WSGIApplication = ctx.app if ctx.app is not None else _unloaded_app
         self._reopen_logs = False
         self._next_check = 0.0
+        self.in_flight: dict[int, RequestToken] = {}
+        self.deadline: AlarmDeadline | None = None
+        self.watchdog: Watchdog | None = None
+        self._replacement_asked = False
+        self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -107,6 +121,11 @@ class Worker:
 
             assert self.cfg.wsgi_app is not None  # the CLI refuses to start without one
             self.app = load_app(self.cfg.wsgi_app)
+        run_hook(self.cfg, self.log, "post_worker_init", self)
+        if self.cfg.reload:
+            from herder.workers.reloader import start_reloader
+
+            start_reloader(self)
         self.notify()
 
     def run(self) -> None:
@@ -125,12 +144,20 @@ class Worker:
         signal.siginterrupt(signal.SIGTERM, False)
         signal.siginterrupt(signal.SIGUSR1, False)
         self._enable_fault_dumps()
+        signal.signal(signal.SIGABRT, self._on_abort)
+        if self.cfg.harakiri and not self.multithread:
+            self.deadline = AlarmDeadline(self.cfg.harakiri)
+            self.deadline.install()
 
     def _enable_fault_dumps(self) -> None:
-        # The master sends SIGABRT to a worker that stopped beating: the C-level handler dumps
-        # every thread's traceback into the error log even when Python code is stuck, then the
-        # worker dies of the signal.
-        faulthandler.enable(file=self.error_stream(), all_threads=True)
+        # The master aborts a worker that stopped beating with SIGUSR2 then SIGABRT. SIGUSR2
+        # has a C-level handler that dumps every thread's traceback into the error log even
+        # while the worker is stuck in C code; SIGABRT's Python handler then runs the
+        # `worker_abort` hook and exits (SIGKILL follows if it cannot run). `enable()` also
+        # dumps on fatal errors (SIGSEGV...).
+        stream = self.error_stream()
+        faulthandler.enable(file=stream, all_threads=True)
+        faulthandler.register(signal.SIGUSR2, file=stream, all_threads=True, chain=False)
 
     def signal_pipe(self) -> int:
         """A descriptor that becomes readable when a signal arrives, to wake a poll loop."""
@@ -151,7 +178,13 @@ class Worker:
 
     def _on_quit(self, signum: int, frame: FrameType | None) -> None:
         self.alive = False
+        run_hook(self.cfg, self.log, "worker_int", self)
         sys.exit(ExitCode.OK)
+
+    def _on_abort(self, signum: int, frame: FrameType | None) -> None:
+        self.alive = False
+        run_hook(self.cfg, self.log, "worker_abort", self)
+        sys.exit(ExitCode.FAILURE)
 
     def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
         self._reopen_logs = True
@@ -179,16 +212,79 @@ class Worker:
             self.log.info("Parent changed, shutting down: %s", self)
             self.alive = False
 
+    # -- requests: deadlines, counting, recycling ----------------------------------------
+
+    def request_started(self, method: str, path: str) -> RequestToken:
+        """A request begins: publish its start, arm its deadline; pass the token back to
+        `request_finished`. Thread-safe (threaded workers call it from request threads)."""
+        token = RequestToken(method, path, time.monotonic())
+        with self._lock:
+            self.in_flight[id(token)] = token
+            if len(self.in_flight) == 1:
+                self.ctx.heartbeat.request_started(token.started)
+        if self.deadline is not None:
+            self.deadline.arm(token)
+            faulthandler.dump_traceback_later(self.cfg.harakiri + 1.0, file=self.error_stream())
+        return token
+
+    def request_finished(self, token: RequestToken) -> None:
+        if self.deadline is not None:
+            self.deadline.disarm()
+            faulthandler.cancel_dump_traceback_later()
+        self.count_request()
+        with self._lock:
+            self.in_flight.pop(id(token), None)
+            if self.in_flight:
+                oldest = min(t.started for t in self.in_flight.values())
+                self.ctx.heartbeat.request_started(oldest)
+            else:
+                self.ctx.heartbeat.request_finished(self.requests)
+
+    def in_flight_tokens(self) -> list[RequestToken]:
+        with self._lock:
+            return list(self.in_flight.values())
+
+    def start_watchdog(self) -> None:
+        """For threaded and coroutine workers: interrupt requests past `--harakiri`."""
+        if self.cfg.harakiri and self.watchdog is None:
+            self.watchdog = Watchdog(self.cfg.harakiri, self.in_flight_tokens, self._expired)
+            self.watchdog.start()
+
+    def _expired(self, token: RequestToken) -> None:
+        self.log.error(
+            "HARAKIRI: %s %s interrupted in thread %s", token.method, token.path, token.thread_id
+        )
+
+    def on_harakiri(self, token: RequestToken, exc: HarakiriTimeout) -> None:
+        """Log where the request was stuck, count it, and ask to be replaced."""
+        self.log.error(
+            "HARAKIRI: %s %s exceeded %g s (worker %s); traceback:\n%s",
+            token.method,
+            token.path,
+            self.cfg.harakiri,
+            self.pid,
+            "".join(traceback.format_exception(exc)),
+        )
+        self.ctx.heartbeat.harakiri()
+        self.ask_replacement("a request hit the harakiri deadline")
+
     def count_request(self) -> None:
         self.requests += 1
-        if self.max_requests and self.requests >= self.max_requests and self.alive:
-            self.log.info("Autorestarting worker after current request.")
-            self.alive = False
+        if self.max_requests and self.requests >= self.max_requests:
+            self.ask_replacement(f"served {self.requests} requests")
+        elif self.cfg.max_worker_memory and self.requests % 16 == 0:
+            rss = resident_bytes()
+            if is_over_memory(self.cfg.max_worker_memory, rss):
+                self.ask_replacement(f"resident memory {rss >> 20} MiB over the limit")
 
-    def _request_budget(self) -> int:
-        if self.cfg.max_requests <= 0:
-            return 0
-        return self.cfg.max_requests + random.randint(0, max(0, self.cfg.max_requests_jitter))
+    def ask_replacement(self, why: str) -> None:
+        """Tell the master to start this worker's successor, then retire this one; the
+        worker serves on meanwhile."""
+        if self._replacement_asked or not self.alive:
+            return
+        self._replacement_asked = True
+        self.log.info("Worker %s asks to be replaced: %s", self.pid, why)
+        self.ctx.heartbeat.ask(WANTS_REPLACEMENT)
 
     def _set_title(self) -> None:
         try:

@@ -10,12 +10,19 @@ Per listener it picks the parser (HTTP/1.1, behind a PROXY preamble parser when
 `--proxy-protocol` is on, or uwsgi), and per request it applies trusted forwarded headers
 (HTTP listeners only: a uwsgi packet's vars already hold what nginx knows) and answers
 `--static-map` paths without calling the app.
+
+Every request is bracketed by `Worker.request_started` / `request_finished` (deadline, board,
+counting) and by the `pre_request` / `post_request` hooks. With `--harakiri`, application code
+(the app call and each step of its iterable) runs inside the worker's deadline; a request
+that passes it is abandoned here: 504 when no head went out, else the connection is closed.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -30,6 +37,8 @@ from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.http11.response import error_response
 from herder.protocol.proxy import ProxyMode, ProxyPreambleParser
 from herder.protocol.uwsgi.parser import UwsgiLimits, UwsgiParser
+from herder.workers.harakiri import HarakiriTimeout, RequestToken
+from herder.workers.hooks import is_default_hook, run_hook
 from herder.workers.static import StaticExchange
 from herder.wsgi.environ import EnvironBuilder, ServerInfo
 from herder.wsgi.exchange import Exchange, ExchangeOptions
@@ -40,6 +49,7 @@ from herder.wsgi.static import StaticMount, find_mount, parse_mount
 if TYPE_CHECKING:
     from herder.workers.base import Listener, Worker
     from herder.workers.transport import SocketTransport
+    from herder.wsgi.transport import FileRange
 
 # Unread body bytes worth reading and discarding to keep a connection; past this, close it.
 DRAIN_LIMIT = 1 << 20
@@ -71,6 +81,9 @@ class InFlight:
     body: BodyReader
     parser: RequestParser
     started: float
+    token: RequestToken
+    head: RequestHead
+    answer: bytes | None = None  # the error response of an abandoned request, once
 
 
 class RequestCycle:
@@ -89,6 +102,10 @@ class RequestCycle:
             on_error=self._on_app_error,
         )
         errors = ErrorStream(worker.ctx.logs)
+        # Request hooks left at their no-op default cost nothing per request.
+        self.hooks = not (
+            is_default_hook(worker.cfg.pre_request) and is_default_hook(worker.cfg.post_request)
+        )
         self.builders = [self._builder(lst, errors) for lst in worker.listeners]
         cfg = worker.cfg
         self.is_uwsgi = [(lst.bind.protocol or cfg.protocol) == "uwsgi" for lst in worker.listeners]
@@ -143,6 +160,7 @@ class RequestCycle:
         Raises `ProtocolError` when the request is refused before the app (conflicting
         forwarded scheme headers, a NUL in a static path): answer it like a parse error."""
         started = time.monotonic()
+        worker = self.worker
         if isinstance(parser, ProxyPreambleParser) and parser.info and parser.info.source:
             peer = parser.info.source
         body = BodyReader(parser, transport.receive)
@@ -150,13 +168,71 @@ class RequestCycle:
         if self.forwarded is not None and head.cgi is None:
             self.forwarded.apply(environ, peer)
         keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
-        exchange: Exchange | StaticExchange | None = self._static(environ, keep_static)
-        if exchange is None:
-            exchange = Exchange(
-                self.worker.app, environ, head, body, transport, self.options, keep_alive_allowed
-            )
-        exchange.start()
-        return InFlight(exchange, environ, body, parser, started)
+        static = self._static(environ, keep_static)
+        token = worker.request_started(head.method, head.path)
+        if static is not None:  # answered by the worker: no app code, no deadline, no hooks
+            static.start()
+            return InFlight(static, environ, body, parser, started, token, head)
+        exchange = Exchange(
+            worker.app, environ, head, body, transport, self.options, keep_alive_allowed
+        )
+        flight = InFlight(exchange, environ, body, parser, started, token, head)
+        if self.hooks:
+            run_hook(worker.cfg, worker.log, "pre_request", worker, head)
+        if not self.guarded:
+            exchange.start()
+            return flight
+        try:
+            with self._app_code():
+                exchange.start()
+        except HarakiriTimeout as exc:
+            self._abandon(flight, exc)
+        return flight
+
+    @property
+    def guarded(self) -> bool:
+        """A deadline applies: the worker's timer, or its watchdog (threaded classes)."""
+        return self.worker.deadline is not None or self.worker.watchdog is not None
+
+    def _app_code(self) -> AbstractContextManager[None]:
+        deadline = self.worker.deadline
+        return deadline.inside() if deadline is not None else nullcontext()
+
+    def output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
+        """The response pieces to send; under `--harakiri` each step of the application's
+        iterable runs inside the deadline."""
+        if not self.guarded or isinstance(flight.exchange, StaticExchange):
+            return flight.exchange.output()
+        return self._guarded_output(flight)
+
+    def _guarded_output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
+        if flight.token.expired:
+            yield from self._abandoned_answer(flight)
+            return
+        pieces = flight.exchange.output()
+        while True:
+            try:
+                with self._app_code():
+                    piece = next(pieces, None)
+            except HarakiriTimeout as exc:
+                self._abandon(flight, exc)
+                yield from self._abandoned_answer(flight)
+                return
+            if piece is None:
+                return
+            yield piece
+
+    def _abandon(self, flight: InFlight, exc: HarakiriTimeout) -> None:
+        assert isinstance(flight.exchange, Exchange)  # static answers run no app code
+        flight.token.expired = True
+        flight.answer = flight.exchange.abandon(504)
+        self.worker.on_harakiri(flight.token, exc)
+
+    @staticmethod
+    def _abandoned_answer(flight: InFlight) -> Iterator[bytes]:
+        if flight.answer is not None:
+            answer, flight.answer = flight.answer, None
+            yield answer
 
     def _static(self, environ: dict[str, Any], keep: bool) -> StaticExchange | None:
         if not self.static:
@@ -179,8 +255,19 @@ class RequestCycle:
                 exchange.body_bytes,
                 time.monotonic() - flight.started,
             )
-        self.worker.count_request()
-        if not (exchange.keep_alive and self.worker.alive):
+        worker = self.worker
+        worker.request_finished(flight.token)
+        if self.hooks:
+            run_hook(
+                worker.cfg,
+                worker.log,
+                "post_request",
+                worker,
+                flight.head,
+                flight.environ,
+                exchange,
+            )
+        if not (exchange.keep_alive and worker.alive and not flight.token.expired):
             return False
         try:
             if not flight.body.drain(DRAIN_LIMIT):

@@ -55,6 +55,7 @@ class Connection:
     pending_file: FileRange | None = None
     file_sent: int = 0
     writing: bool = field(default=False)
+    fresh: bool = True  # no request served yet: a graceful stop still serves its first one
 
 
 class EventWorker(Worker):
@@ -139,9 +140,13 @@ class EventWorker(Worker):
                 self.epoll.register(fd, select.EPOLLIN)
 
     def _begin_shutdown(self) -> None:
+        """Graceful stop: take what waits in the listen backlog (its clients are served),
+        stop accepting, close idle keep-alive connections."""
+        for index in self.listener_fds.values():
+            self._accept(index)
         self._pause_accepting()
         for conn in list(self.conns.values()):
-            if conn.flight is None and not conn.parser.has_partial_data:
+            if conn.flight is None and not conn.parser.has_partial_data and not conn.fresh:
                 self._close(conn)
 
     # -- connections ----------------------------------------------------------------------
@@ -202,7 +207,7 @@ class EventWorker(Worker):
         except ProtocolError as error:
             self._reject(conn, error)
             return False
-        conn.flight, conn.output = flight, flight.exchange.output()
+        conn.flight, conn.output = flight, self.cycle.output(flight)
         if not self._pump(conn):
             conn.writing = True
             conn.deadline = time.monotonic() + (self.cfg.timeout or 1e9)
@@ -257,7 +262,7 @@ class EventWorker(Worker):
         if not keep:
             self._close(conn)
             return False
-        conn.idle = True
+        conn.idle, conn.fresh = True, False
         conn.deadline = time.monotonic() + self.cfg.keepalive
         return True
 

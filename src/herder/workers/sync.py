@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import socket
 import time
 
 from herder.protocol.base import RequestParser
@@ -21,6 +22,7 @@ from herder.workers.transport import SocketTransport
 from herder.wsgi.transport import FileRange
 
 POLL_INTERVAL_MS = 1000  # the heartbeat beats at least this often when idle
+BACKLOG_DRAIN_LIMIT = 1024  # connections served from the backlog after a graceful stop
 
 
 class SyncWorker(Worker):
@@ -42,12 +44,28 @@ class SyncWorker(Worker):
                     self.drain_signal_pipe()
                 elif self.alive:
                     self._accept(cycle, by_fd[fd])
+        self._drain_backlog(cycle)
+
+    def _drain_backlog(self, cycle: RequestCycle) -> None:
+        """Graceful stop: serve the connections already waiting in the listen backlog."""
+        for index, listener in enumerate(self.listeners):
+            for _ in range(BACKLOG_DRAIN_LIMIT):
+                try:
+                    sock, peer = listener.sock.accept()
+                except OSError:
+                    break
+                self._serve_accepted(cycle, index, sock, peer)
 
     def _accept(self, cycle: RequestCycle, index: int) -> None:
         try:
             sock, peer = self.listeners[index].sock.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return  # another worker took it
+        self._serve_accepted(cycle, index, sock, peer)
+
+    def _serve_accepted(
+        self, cycle: RequestCycle, index: int, sock: socket.socket, peer: object
+    ) -> None:
         sock.setblocking(False)
         transport = SocketTransport(sock, self.cfg.header_timeout)
         linger = True
@@ -105,7 +123,7 @@ class SyncWorker(Worker):
 
     def _respond(self, cycle: RequestCycle, flight: InFlight, transport: SocketTransport) -> None:
         try:
-            for piece in flight.exchange.output():
+            for piece in cycle.output(flight):
                 if isinstance(piece, FileRange):
                     transport.sendfile(piece.file, piece.offset, piece.count)
                 else:

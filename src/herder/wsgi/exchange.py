@@ -301,6 +301,23 @@ class Exchange:
 
     # -- failures
 
+    def abandon(self, status: int) -> bytes | None:
+        """Give up on the application (its deadline passed): the error response to send
+        when no head went out yet, else None (end the response by closing). The connection
+        does not persist either way."""
+        self._failed = True
+        self._response.keep_alive = False
+        if self._response.started:
+            return None
+        self._response.started = True
+        self.response_headers = []
+        self.status_code = status
+        self.status = f"{status} {REASONS.get(status, 'Error')}"
+        options = self._options
+        answer = error_response(status, options.date(), options.server_header)
+        self._response.body_bytes = len(answer) - answer.index(b"\r\n\r\n") - 4
+        return answer
+
     def _fail(self, exc: Exception) -> None:
         self._failed = True
         self._response.keep_alive = False
