@@ -65,7 +65,7 @@ def _restore_sigalrm() -> Iterator[None]:
 
 
 def head(cycle: RequestCycle) -> tuple[RequestHead, Any]:
-    parser = cycle.new_parser()
+    parser = cycle.new_parser(0, None)
     parser.feed(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
     event = parser.next_event()
     assert isinstance(event, RequestHead)
