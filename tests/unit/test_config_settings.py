@@ -75,6 +75,11 @@ def expected_defaults(cwd: str) -> dict[str, Any]:
         "header_map": HeaderMap.DROP,
         "check_config": False,
         "print_config": False,
+        "threads": 4,
+        "accept_lock": False,
+        "epoll_exclusive": False,
+        "reuse_port": False,
+        "worker_stats": None,
     }
 
 

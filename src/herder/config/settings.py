@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from herder.config.fields import Section, Setting
-from herder.config.sections import logging, mechanics, security, server
+from herder.config.sections import concurrency, logging, mechanics, security, server
 
 BUILTIN_WORKERS = server.BUILTIN_WORKERS
 DEFAULT_CONFIG_FILE = mechanics.DEFAULT_CONFIG_FILE
@@ -28,6 +28,10 @@ def _in_reference_order(*groups: tuple[Setting[Any], ...]) -> tuple[Setting[Any]
 
 
 SETTINGS: tuple[Setting[Any], ...] = _in_reference_order(
-    server.SETTINGS, mechanics.SETTINGS, logging.SETTINGS, security.SETTINGS
+    server.SETTINGS,
+    concurrency.SETTINGS,
+    mechanics.SETTINGS,
+    logging.SETTINGS,
+    security.SETTINGS,
 )
 SETTINGS_BY_NAME: dict[str, Setting[Any]] = {setting.name: setting for setting in SETTINGS}

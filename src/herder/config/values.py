@@ -71,6 +71,12 @@ class Config:
     # Debugging
     check_config: bool
     print_config: bool
+    # Worker family and accept strategies (sections/concurrency.py)
+    threads: int
+    accept_lock: bool
+    epoll_exclusive: bool
+    reuse_port: bool
+    worker_stats: str | None
 
     _values: dict[str, Any]
     _sources: dict[str, str]

@@ -23,7 +23,9 @@ from herder.master.listeners import close_listeners, open_listeners
 from herder.master.pidfile import Pidfile
 from herder.master.signals import SignalQueue
 from herder.master.workers import Exited, WorkerTable
+from herder.workers.accepting import open_lock_file
 from herder.workers.heartbeat import HeartbeatBoard
+from herder.workers.stats import StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -51,7 +53,9 @@ class Arbiter:
         self.log = logs.error
         self.signals = SignalQueue()
         self.board = HeartbeatBoard()
-        self.workers = WorkerTable(cfg, logs, board=self.board)
+        self.stats = StatsBoard(self.board.slots, cfg.worker_stats)
+        lock_fd = open_lock_file() if cfg.accept_lock and not cfg.reuse_port else None
+        self.workers = WorkerTable(cfg, logs, self.board, self.stats, lock_fd)
         self.num_workers = cfg.workers
         self.listeners: tuple[Listener, ...] = ()
         self.app: WSGIApplication | None = None
@@ -87,7 +91,9 @@ class Arbiter:
         if self.cfg.pidfile:
             self.pidfile = Pidfile(self.cfg.pidfile)
             self.pidfile.create(self.pid)
-        self.listeners = tuple(open_listeners(self.cfg.bind, self.cfg.backlog))
+        self.listeners = tuple(
+            open_listeners(self.cfg.bind, self.cfg.backlog, reuse_port=self.cfg.reuse_port)
+        )
         for listener in self.listeners:
             self.log.info("Listening at: %s (%s)", listener.url, self.pid)
         self.log.info("Using worker: %s", self.cfg.worker_class)

@@ -3,6 +3,11 @@
 Every worker inherits the same sockets (a shared accept queue per address). Listeners are
 non-blocking so that a worker woken for a connection another worker already took just sees
 EAGAIN instead of hanging in accept().
+
+With `reuse_port`, a TCP address is bound with SO_REUSEPORT but not listened on: the master
+only holds the port (and learns the real one when 0 was asked); each worker binds and listens
+on its own socket for it (`workers/accepting.py`). A bound socket that does not listen never
+receives connections, so the kernel spreads them over the workers' listeners only.
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ class ListenerError(HerderError):
     """An address could not be bound or a descriptor is not a usable socket."""
 
 
-def open_listeners(binds: list[Bind], backlog: int) -> list[Listener]:
+def open_listeners(binds: list[Bind], backlog: int, reuse_port: bool = False) -> list[Listener]:
     listeners: list[Listener] = []
     try:
         for bind in binds:
-            sock = _open(bind, backlog)
+            sock = _open(bind, backlog, reuse_port)
             sock.setblocking(False)
             listeners.append(Listener(sock, bind, describe(sock, bind)))
     except BaseException:
@@ -34,7 +39,7 @@ def open_listeners(binds: list[Bind], backlog: int) -> list[Listener]:
     return listeners
 
 
-def _open(bind: Bind, backlog: int) -> socket.socket:
+def _open(bind: Bind, backlog: int, reuse_port: bool) -> socket.socket:
     if bind.kind is BindKind.UNIX:
         assert bind.path is not None
         return _open_unix(bind.path, backlog)
@@ -42,10 +47,10 @@ def _open(bind: Bind, backlog: int) -> socket.socket:
         assert bind.fd is not None
         return _adopt_fd(bind.fd, backlog)
     assert bind.host is not None and bind.port is not None
-    return _open_tcp(bind.host, bind.port, backlog)
+    return _open_tcp(bind.host, bind.port, backlog, reuse_port)
 
 
-def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
+def _open_tcp(host: str, port: int, backlog: int, reuse_port: bool = False) -> socket.socket:
     try:
         infos = socket.getaddrinfo(
             host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
@@ -56,10 +61,13 @@ def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)
-        sock.listen(backlog)
+        if not reuse_port:
+            sock.listen(backlog)
     except OSError as exc:
         sock.close()
         raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from herder.errors import ExitCode
 from herder.workers.base import Listener, WorkerBootError, WorkerContext
 from herder.workers.heartbeat import Heartbeat, HeartbeatBoard
+from herder.workers.stats import Counters, StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -47,10 +48,19 @@ class Exited:
 
 
 class WorkerTable:
-    def __init__(self, cfg: Config, logs: Logs, board: HeartbeatBoard) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        logs: Logs,
+        board: HeartbeatBoard,
+        stats: StatsBoard | None = None,
+        accept_lock_fd: int | None = None,
+    ) -> None:
         self.cfg = cfg
         self.logs = logs
         self.board = board
+        self.stats = stats if stats is not None else StatsBoard(board.slots)
+        self.accept_lock_fd = accept_lock_fd
         self.records: dict[int, WorkerRecord] = {}
         self._free = list(range(board.slots - 1, -1, -1))
         self._age = 0
@@ -86,8 +96,17 @@ class WorkerTable:
         try:
             in_child()
             heartbeat = Heartbeat(self.board, slot)
+            self.stats.claim(slot, os.getpid())
             ctx = WorkerContext(
-                self.cfg, self.logs, listeners, heartbeat, os.getppid(), self._age, app
+                self.cfg,
+                self.logs,
+                listeners,
+                heartbeat,
+                os.getppid(),
+                self._age,
+                app,
+                Counters(self.stats, slot),
+                self.accept_lock_fd,
             )
             code = _serve(ctx)
         finally:
@@ -125,6 +144,7 @@ class WorkerTable:
         record = self.records.pop(pid, None)
         if record is not None:
             self._free.append(record.slot)
+            self.stats.release(record.slot)
         return record
 
     def check_timeouts(self, timeout: float, graceful_timeout: float) -> None:

@@ -8,7 +8,12 @@ until told to stop. What the master expects of every worker class:
   for `--timeout` seconds is aborted and replaced);
 - stop accepting and finish in-flight work when `self.alive` turns False (SIGTERM), within
   `--graceful-timeout`; SIGINT/SIGQUIT end it at once;
-- call `self.count_request()` once per request served (it handles `--max-requests`);
+- call `self.count_request()` once per request served (it handles `--max-requests` and the
+  `requests` counter), and take connections with `self.accept(index, limit)` (it counts
+  wakeups, accepts and EAGAIN wakeups in `self.counters`, see `workers/stats.py`);
+- honour the accept strategy: `self.accept_lock` (None unless `--accept-lock`) and
+  `self.listeners` (the worker's own SO_REUSEPORT listeners under `--reuse-port`; on a graceful
+  stop, `self.drain_own_listeners()` takes what is queued on them before they close);
 - exit by returning from `run()`; a worker whose master died stops by itself.
 
 Exit statuses follow `herder.errors.ExitCode`: a boot or app-load failure tells the master to
@@ -31,7 +36,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from herder.config.binds import Bind
 from herder.errors import AppImportError, ExitCode, HerderError
+from herder.workers.accepting import (
+    Accepted,
+    AcceptLock,
+    accept_batch,
+    drain_and_close,
+    own_listeners,
+)
 from herder.workers.heartbeat import Heartbeat
+from herder.workers.stats import Counters, StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -63,6 +76,8 @@ class WorkerContext:
     master_pid: int
     age: int  # the how-many-th worker this master spawned
     app: WSGIApplication | None  # preloaded in the master, or None to import after the fork
+    counters: Counters | None = None  # this worker's slot of the master's stats board
+    accept_lock_fd: int | None = None  # the master's lock file, with --accept-lock
 
 
 class Worker:
@@ -80,6 +95,8 @@ class Worker:
         self.requests = 0
         self.max_requests = self._request_budget()
         self.app: WSGIApplication = ctx.app if ctx.app is not None else _unloaded_app
+        self.counters = ctx.counters or Counters(StatsBoard(slots=1), 0)
+        self.accept_lock: AcceptLock | None = None
         self._reopen_logs = False
         self._next_check = 0.0
 
@@ -100,6 +117,7 @@ class Worker:
 
     def init_process(self) -> None:
         self.init_signals()
+        self.init_accepting()
         self._set_title()
         self._drop_privileges()
         if self.ctx.app is None:
@@ -111,6 +129,25 @@ class Worker:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    # -- accepting ------------------------------------------------------------------------
+
+    def init_accepting(self) -> None:
+        """Set up the accept strategy after the fork (own listeners, the lock)."""
+        if self.cfg.reuse_port:
+            self.listeners = own_listeners(self.ctx.listeners, self.cfg.backlog)
+        elif self.cfg.accept_lock and self.ctx.accept_lock_fd is not None:
+            self.accept_lock = AcceptLock(self.ctx.accept_lock_fd)
+
+    def accept(self, index: int, limit: int = 1) -> list[Accepted]:
+        """Up to `limit` connections from listener `index`, counted in `self.counters`."""
+        return accept_batch(self.listeners[index].sock, self.counters, limit)
+
+    def drain_own_listeners(self) -> list[tuple[int, Accepted]]:
+        """Under --reuse-port: take what is queued on this worker's listeners, close them."""
+        if not self.cfg.reuse_port:
+            return []
+        return drain_and_close(self.listeners, self.counters)
 
     # -- signals --------------------------------------------------------------------------
 
@@ -181,6 +218,7 @@ class Worker:
 
     def count_request(self) -> None:
         self.requests += 1
+        self.counters.request()
         if self.max_requests and self.requests >= self.max_requests and self.alive:
             self.log.info("Autorestarting worker after current request.")
             self.alive = False

@@ -9,6 +9,11 @@ its pipelined requests are not read until the response is done (backpressure bot
 Timeouts: a head must complete within `--header-timeout` (else 408), an idle keep-alive
 connection is closed after `--keep-alive` seconds, a stalled write after `--timeout`.
 At `--worker-connections` open connections the worker stops accepting until one closes.
+
+Accept strategies: `--epoll-exclusive` registers the listeners with EPOLLEXCLUSIVE; with
+`--accept-lock` the listeners are in the loop only during a turn that holds the lock (one
+poll), then unregistered and the lock released; under `--reuse-port` a stopping worker takes
+what is queued on its own listeners before closing them.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from herder.protocol.http11.parser import HTTP11Parser
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
+from herder.workers.waiting import listener_events
 from herder.wsgi.transport import FileRange
 
 TICK = 1.0  # seconds between heartbeats and timeout sweeps when idle
+LOCK_RETRY = 0.02  # seconds a busy worker without the accept lock waits before trying again
 ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
 
 _READ = select.EPOLLIN | select.EPOLLRDHUP
@@ -64,7 +71,8 @@ class EventWorker(Worker):
         self.conns: dict[int, Connection] = {}
         self.listener_fds = {lst.sock.fileno(): i for i, lst in enumerate(self.listeners)}
         self.accepting = False
-        self._resume_accepting()
+        if self.accept_lock is None:
+            self._resume_accepting()
         wakeup = self.signal_pipe()
         self.epoll.register(wakeup, select.EPOLLIN)
         try:
@@ -85,28 +93,51 @@ class EventWorker(Worker):
             ):
                 return
             self.notify()
-            for fd, mask in self.epoll.poll(TICK):
-                if fd in self.listener_fds:
-                    self._accept(self.listener_fds[fd])
-                elif fd == wakeup:
-                    self.drain_signal_pipe()
-                else:
-                    self._dispatch(fd, mask)
+            self._take_turn()
+            try:
+                for fd, mask in self.epoll.poll(self._poll_timeout()):
+                    if fd in self.listener_fds:
+                        self._accept(self.listener_fds[fd])
+                    elif fd == wakeup:
+                        self.drain_signal_pipe()
+                    else:
+                        self._dispatch(fd, mask)
+            finally:
+                self._end_turn()
             self._sweep(time.monotonic())
+
+    # -- the accept lock ------------------------------------------------------------------
+
+    def _take_turn(self) -> None:
+        """With --accept-lock: wait on the listeners only while holding the lock (blocking
+        for it when idle, trying it when connections need serving)."""
+        lock = self.accept_lock
+        if lock is None or not self.alive or len(self.conns) >= self.cfg.worker_connections:
+            return
+        if lock.acquire(TICK) if not self.conns else lock.try_acquire():
+            self._resume_accepting()
+
+    def _end_turn(self) -> None:
+        if self.accept_lock is not None and self.accept_lock.held:
+            self._pause_accepting()
+            self.accept_lock.release()
+
+    def _poll_timeout(self) -> float:
+        # A busy worker without the lock retries it soon, so connections do not wait for a
+        # worker idle in its tick (nginx's accept_mutex_delay, shorter).
+        lock = self.accept_lock
+        if lock is not None and not lock.held and self.conns:
+            return LOCK_RETRY
+        return TICK
 
     # -- accepting ------------------------------------------------------------------------
 
     def _accept(self, index: int) -> None:
-        listener = self.listeners[index].sock
-        for _ in range(ACCEPT_BATCH):
-            if len(self.conns) >= self.cfg.worker_connections:
-                self._pause_accepting()
-                return
-            try:
-                sock, peer = listener.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            self._add(sock, index, peer if isinstance(peer, tuple) else None)
+        room = min(ACCEPT_BATCH, self.cfg.worker_connections - len(self.conns))
+        for sock, peer in self.accept(index, room):
+            self._add(sock, index, peer)
+        if len(self.conns) >= self.cfg.worker_connections:
+            self._pause_accepting()
 
     def _add(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> None:
         sock.setblocking(False)
@@ -127,11 +158,14 @@ class EventWorker(Worker):
     def _resume_accepting(self) -> None:
         if not self.accepting and self.alive:
             self.accepting = True
+            events = listener_events(self.cfg.epoll_exclusive)
             for fd in self.listener_fds:
-                self.epoll.register(fd, select.EPOLLIN)
+                self.epoll.register(fd, events)
 
     def _begin_shutdown(self) -> None:
         self._pause_accepting()
+        for index, (sock, peer) in self.drain_own_listeners():
+            self._add(sock, index, peer)
         for conn in list(self.conns.values()):
             if conn.flight is None and not conn.parser.has_partial_data:
                 self._close(conn)
@@ -276,5 +310,9 @@ class EventWorker(Worker):
         with contextlib.suppress(OSError, ValueError):
             self.epoll.unregister(fd)
         conn.transport.close(linger)
-        if not self.accepting and len(self.conns) < self.cfg.worker_connections:
+        if (
+            not self.accepting
+            and self.accept_lock is None
+            and len(self.conns) < self.cfg.worker_connections
+        ):
             self._resume_accepting()
