@@ -60,6 +60,7 @@ class Connection:
     pending_file: FileRange | None = None
     file_sent: int = 0
     writing: bool = field(default=False)
+    busy: bool = False  # handed to another thread (the threaded worker): the loop keeps off
 
 
 class EventWorker(Worker):
@@ -167,7 +168,7 @@ class EventWorker(Worker):
         for index, (sock, peer) in self.drain_own_listeners():
             self._add(sock, index, peer)
         for conn in list(self.conns.values()):
-            if conn.flight is None and not conn.parser.has_partial_data:
+            if conn.flight is None and not conn.busy and not conn.parser.has_partial_data:
                 self._close(conn)
 
     # -- connections ----------------------------------------------------------------------
@@ -293,7 +294,7 @@ class EventWorker(Worker):
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline: slow heads get a 408 first."""
         for conn in list(self.conns.values()):
-            if now < conn.deadline or (conn.flight is not None and not conn.writing):
+            if now < conn.deadline or conn.busy or (conn.flight is not None and not conn.writing):
                 continue
             if not conn.idle and not conn.writing:
                 with contextlib.suppress(OSError):
