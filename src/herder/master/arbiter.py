@@ -97,7 +97,7 @@ class Arbiter:
         for listener in self.listeners:
             self.log.info("Listening at: %s (%s)", listener.url, self.pid)
         self.log.info("Using worker: %s", self.cfg.worker_class)
-        if self.cfg.preload_app:
+        if self.cfg.preload_app and self.cfg.wsgi_app is not None:
             self.app = self._load_app()
         self.manage_workers()
 

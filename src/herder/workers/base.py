@@ -84,6 +84,7 @@ class Worker:
     """Shared lifecycle of all worker classes; subclasses implement `run()`."""
 
     multithread = False
+    loads_app = True  # False for a worker that serves no WSGI app (a raw TCP service)
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -120,10 +121,11 @@ class Worker:
         self.init_accepting()
         self._set_title()
         self._drop_privileges()
-        if self.ctx.app is None:
+        if self.ctx.app is None and self.loads_app:
             from herder.app import load_app
 
-            assert self.cfg.wsgi_app is not None  # the CLI refuses to start without one
+            if self.cfg.wsgi_app is None:
+                raise WorkerBootError(f"{type(self).__name__} needs an application (APP_MODULE)")
             self.app = load_app(self.cfg.wsgi_app)
         self.notify()
 
