@@ -15,7 +15,8 @@ STAMP := $(VENV)/.herder-installed
 LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
-.PHONY: help venv run lint format types test install-check bench bench-quick docs docs-check \
+.PHONY: help venv run lint format types test install-check bench bench-quick bench-herd \
+	bench-herd-quick docs docs-check \
 	clean distclean
 
 help: ## list the targets
@@ -60,6 +61,12 @@ bench: ## compare herder with gunicorn and uWSGI (full run, several minutes)
 
 bench-quick: ## the same comparison as a short smoke run
 	$(PYTHON) bench/compare.py --quick
+
+bench-herd: ## accept strategies x worker classes, and the I/O-bound comparison (full, long)
+	$(PYTHON) bench/herd.py
+
+bench-herd-quick: ## the same as a smoke run (2 s per run)
+	$(PYTHON) bench/herd.py --quick
 
 docs: venv ## regenerate docs/settings.md from the settings declarations
 	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp
