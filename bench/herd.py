@@ -268,9 +268,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                             flush=True,
                         )
     io: list[IoRow] = []
+    failures: list[str] = []
     if not args.skip_io:
         for server in args.io_servers:
-            io.append(io_run(bin_dir, server, args))
+            try:
+                io.append(io_run(bin_dir, server, args))
+            except (contenders.ServerStartError, wrkload.WrkOutputError) as exc:
+                failures.append(f"{server}: {exc}")
+                print(f"io {server}: FAILED: {exc}", file=sys.stderr, flush=True)
+                continue
             print(f"io {server}: {io[-1].requests_per_sec:,.0f} req/s", file=sys.stderr, flush=True)
     if herd:
         print(
@@ -294,7 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}", file=sys.stderr)
-    return 0
+    for failure in failures:
+        print(f"\nFAILED {failure}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

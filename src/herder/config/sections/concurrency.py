@@ -3,8 +3,9 @@
 `threads` is Gunicorn's setting (its `gthread` worker); herder's `threaded` worker defaults to
 4 threads, since 1 would make it a slower `sync`. The accept strategies are herder's own and
 off by default: the plain shared listener stays the default until `bench/herd.py` measures
-otherwise. At most one of `accept_lock`, `reuse_port` may be set (they answer the same question
-two ways); `epoll_exclusive` combines with either.
+otherwise. `reuse_port` makes `accept_lock` moot (no listener is shared, so it is ignored);
+`epoll_exclusive` combines with either. The loop-based workers (`sync`, `event`, `threaded`)
+implement all three; the coroutine workers implement `reuse_port` (their hub owns the epoll).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
         False,
         "Only the worker holding a lock waits on the listeners; it accepts, releases the "
         "lock, then serves. The lock is a `flock` on an unlinked file: the kernel releases it "
-        "when its holder dies, even by `kill -9`.",
+        "when its holder dies, even by `kill -9`. For the `sync`, `event` and `threaded` "
+        "workers; ignored with `--reuse-port`.",
     ),
     Setting(
         "epoll_exclusive",
@@ -49,7 +51,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
         v.boolean,
         False,
         "Register the listeners with `EPOLLEXCLUSIVE` (Linux 4.5+): a new connection wakes "
-        "one waiting worker instead of all of them.",
+        "one waiting worker instead of all of them. For the `sync`, `event` and `threaded` "
+        "workers.",
     ),
     Setting(
         "reuse_port",
