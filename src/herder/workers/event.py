@@ -169,6 +169,11 @@ class EventWorker(Worker):
             self._add(sock, index, peer)
         for conn in list(self.conns.values()):
             if conn.flight is None and not conn.busy and not conn.parser.has_partial_data:
+                # A request may already wait in the socket buffer (accepted just before the
+                # stop): read it and serve it rather than answer it with a reset.
+                with contextlib.suppress(OSError):
+                    self._read(conn)
+            if conn.flight is None and not conn.busy and not conn.parser.has_partial_data:
                 self._close(conn)
 
     # -- connections ----------------------------------------------------------------------
