@@ -255,12 +255,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     bin_dir = benchenv.ensure_bench_venv()
     facts = benchenv.machine_facts(bin_dir)
     herd: list[HerdRow] = []
+    failures: list[str] = []
     if not args.only_io:
         for strategy in args.strategies:
             for kind in args.classes:
                 for workers in args.workers:
                     for mode in args.modes:
-                        herd.append(herd_run(bin_dir, strategy, kind, workers, mode, args))
+                        try:
+                            herd.append(herd_run(bin_dir, strategy, kind, workers, mode, args))
+                        except (contenders.ServerStartError, wrkload.WrkOutputError) as exc:
+                            failures.append(f"{strategy} {kind} -w{workers} {mode}: {exc}")
+                            continue
                         print(
                             f"{strategy} {kind} -w{workers} {mode}: "
                             f"{herd[-1].requests_per_sec:,.0f} req/s",
@@ -268,7 +273,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                             flush=True,
                         )
     io: list[IoRow] = []
-    failures: list[str] = []
     if not args.skip_io:
         for server in args.io_servers:
             try:
