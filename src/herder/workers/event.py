@@ -35,6 +35,7 @@ from herder.workers.waiting import listener_events
 from herder.wsgi.transport import FileRange
 
 TICK = 1.0  # seconds between heartbeats and timeout sweeps when idle
+SWEEP_INTERVAL = 0.1  # seconds between timeout sweeps under load (the deadlines' resolution)
 LOCK_RETRY = 0.02  # seconds a busy worker without the accept lock waits before trying again
 ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
 
@@ -85,6 +86,7 @@ class EventWorker(Worker):
 
     def _loop(self, wakeup: int) -> None:
         graceful_deadline: float | None = None
+        self._next_sweep = 0.0
         while True:
             if not self.alive and graceful_deadline is None:
                 graceful_deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -105,7 +107,10 @@ class EventWorker(Worker):
                         self._dispatch(fd, mask)
             finally:
                 self._end_turn()
-            self._sweep(time.monotonic())
+            now = time.monotonic()
+            if now >= self._next_sweep:  # a sweep visits every connection: not per wakeup
+                self._next_sweep = now + SWEEP_INTERVAL
+                self._sweep(now)
 
     # -- the accept lock ------------------------------------------------------------------
 
