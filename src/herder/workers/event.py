@@ -120,7 +120,7 @@ class EventWorker(Worker):
         lock = self.accept_lock
         if lock is None or not self.alive or len(self.conns) >= self.cfg.worker_connections:
             return
-        if lock.acquire(TICK) if not self.conns else lock.try_acquire():
+        if lock.acquire(TICK / 2) if not self.conns else lock.try_acquire():
             self._resume_accepting()
 
     def _end_turn(self) -> None:
@@ -130,11 +130,14 @@ class EventWorker(Worker):
 
     def _poll_timeout(self) -> float:
         # A busy worker without the lock retries it soon, so connections do not wait for a
-        # worker idle in its tick (nginx's accept_mutex_delay, shorter).
+        # worker idle in its tick (nginx's accept_mutex_delay, shorter); a lock turn waits
+        # half a tick, the lock wait the other half: one heartbeat per tick.
         lock = self.accept_lock
-        if lock is not None and not lock.held and self.conns:
+        if lock is None:
+            return TICK
+        if not lock.held and self.conns:
             return LOCK_RETRY
-        return TICK
+        return TICK / 2
 
     # -- accepting ------------------------------------------------------------------------
 

@@ -49,11 +49,13 @@ class SyncWorker(Worker):
     def _turn(self, cycle: RequestCycle, waiter: ListenerWaiter, wakeup: int) -> None:
         """One wait on the listeners (as the lock holder, with --accept-lock)."""
         lock = self.accept_lock
-        if lock is not None and not lock.acquire(POLL_INTERVAL_MS / 1000):
+        # With the lock, each of the two waits gets half the interval: one beat per interval.
+        wait = POLL_INTERVAL_MS / 1000 / (1 if lock is None else 2)
+        if lock is not None and not lock.acquire(wait):
             return
         taken: list[tuple[int, Accepted]] = []
         try:
-            for fd in waiter.wait(POLL_INTERVAL_MS / 1000):
+            for fd in waiter.wait(wait):
                 if fd == wakeup:
                     self.drain_signal_pipe()
                 elif self.alive and not taken:
