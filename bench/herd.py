@@ -7,9 +7,10 @@ Usage (`make bench-herd` runs the full measurement, `make bench-herd-quick` a sm
                           [--modes keepalive,close] [--skip-io] [--only-io]
 
 Part 1, for each strategy x worker class x worker count x mode: start herder with
-`--worker-stats FILE` on the hello app, run wrk once, and report requests/s, p50/p99, the
-spurious wakeups per accepted connection (EAGAIN wakeups / accepts, from the workers' own
-counters, differences over the run) and the spread of requests across workers (max/min).
+`--worker-stats FILE` on the hello app, warm it up for 1 s, run wrk once, and report
+requests/s, p50/p99, the spurious wakeups per accepted connection (EAGAIN wakeups / accepts,
+from the workers' own counters, differences over the run) and the spread of requests
+across workers (max/min).
 Part 2, the I/O-bound comparison: `bench/apps/sleepy.py` (10 ms per request), 64 wrk
 connections, 2 processes x 32 concurrent requests each for every server: herder gevent,
 eventlet and threaded against Gunicorn gevent and gthread, side by side in one run.
@@ -45,6 +46,7 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
     "reuse-port": ("--reuse-port",),
 }
 MODES: dict[str, tuple[str, ...]] = {"keepalive": (), "close": ("Connection: close",)}
+WARMUP_S = 1.0
 IO_CONNECTIONS = 64
 IO_PER_PROCESS = 32  # 2 processes x 32 = 64 concurrent requests for every server
 IO_SERVERS = (
@@ -87,6 +89,7 @@ def herd_run(
     bin_dir: Path, strategy: str, kind: str, workers: int, mode: str, args: argparse.Namespace
 ) -> HerdRow:
     port = contenders.free_port()
+    url = f"http://{contenders.HOST}:{port}/"
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as log:
         stats = str(Path(tmp) / "stats")
         command = [
@@ -97,9 +100,12 @@ def herd_run(
         ]
         with contenders.running(command, cwd=benchenv.REPO, log=log) as process:
             contenders.wait_until_answering(process, port, 30)
+            # One worker answering is not all workers listening (each binds its own listener
+            # under --reuse-port): a 1 s warm-up gives the others time, and warms the caches.
+            wrkload.run_wrk(url, connections=args.connections, duration_s=WARMUP_S)
             before = {row.pid: row for row in read_file(stats)}
             result = wrkload.run_wrk(
-                f"http://{contenders.HOST}:{port}/",
+                url,
                 connections=args.connections,
                 duration_s=args.duration,
                 headers=MODES[mode],
@@ -180,8 +186,10 @@ def io_run(bin_dir: Path, server: str, args: argparse.Namespace) -> IoRow:
         ) as process,
     ):
         contenders.wait_until_answering(process, port, 30)
+        url = f"http://{contenders.HOST}:{port}/"
+        wrkload.run_wrk(url, connections=IO_CONNECTIONS, duration_s=WARMUP_S)
         result = wrkload.run_wrk(
-            f"http://{contenders.HOST}:{port}/",
+            url,
             connections=IO_CONNECTIONS,
             duration_s=args.duration,
         )
