@@ -25,7 +25,15 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_VENV = REPO / "bench" / ".venv"
 BENCH_BIN = BENCH_VENV / "bin"
 # Pinned so runs on different days compare the same competitors.
-PINS = ("gunicorn==27.0.1", "uwsgi==2.0.31")
+# gevent and eventlet: Gunicorn's coroutine workers (bench/herd.py's I/O-bound comparison);
+# Gunicorn's gevent worker also imports `packaging`.
+PINS = (
+    "gunicorn==27.0.1",
+    "uwsgi==2.0.31",
+    "gevent==26.9.0",
+    "eventlet==0.41.3",
+    "packaging==26.4",
+)
 _STAMP = BENCH_VENV / ".bench-installed"
 _INSTALL_TIMEOUT_S = 1200
 

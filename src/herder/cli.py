@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from herder.app import load_app
-from herder.config import SETTINGS_BY_NAME, CommandLineExit, Config, load_config
+from herder.config import BUILTIN_WORKERS, SETTINGS_BY_NAME, CommandLineExit, Config, load_config
 from herder.config.fields import Kind
 from herder.errors import AppImportError, ConfigError, ExitCode
 from herder.logs import Logs
@@ -42,9 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.status
     except ConfigError as exc:
         return usage_error(str(exc))
-    if cfg.wsgi_app is None:
+    if cfg.wsgi_app is None and cfg.worker_class in BUILTIN_WORKERS:
+        # A custom worker class may serve something other than WSGI (docs/workers.md); it
+        # says so with `loads_app = False`, and fails to boot if it needs an app after all.
         return usage_error("no application given (APP_MODULE, e.g. myproject.wsgi:application)")
-    if cfg.check_config:
+    if cfg.check_config and cfg.wsgi_app is not None:
         return check_app(cfg.wsgi_app)
     return run_master(cfg, args, start_cwd, start_env)
 

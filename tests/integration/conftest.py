@@ -11,7 +11,7 @@ from tests.integration.harness import Server
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sync", "event"])
+@pytest.fixture(params=["sync", "event", "threaded", "gevent", "eventlet"])
 def worker_class(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

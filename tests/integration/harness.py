@@ -112,7 +112,11 @@ class Server:
             family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
-        sock.connect(address)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()  # refused while workers bind their own listeners (--reuse-port)
+            raise
         return sock
 
     def wait_serving(self, timeout: float = 15) -> None:

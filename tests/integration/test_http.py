@@ -157,7 +157,7 @@ def test_write_callable_and_file_wrapper(server: Server, tmp_path: object) -> No
     assert body == payload
 
 
-def test_environ(server: Server) -> None:
+def test_environ(server: Server, worker_class: str) -> None:
     _status, _, body = get(server, "/environ%2Fx/caf%C3%A9?a=1&b=%20")
     env = json.loads(body)
     assert env["PATH_INFO"] == "/environ/x/caf\u00c3\u00a9"
@@ -166,7 +166,8 @@ def test_environ(server: Server) -> None:
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
     assert env["wsgi.url_scheme"] == "http" and env["wsgi.input_terminated"] is True
-    assert env["wsgi.multiprocess"] is True and env["wsgi.multithread"] is False
+    assert env["wsgi.multiprocess"] is True
+    assert env["wsgi.multithread"] is (worker_class == "threaded")
 
 
 def test_input_iteration(server: Server) -> None:

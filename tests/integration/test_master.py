@@ -128,8 +128,8 @@ def test_pidfile_written_and_removed(tmp_path: Path) -> None:
         srv.stop()
 
 
-def test_max_requests_recycles_workers() -> None:
-    with Server("-w", "1", "--max-requests", "3") as srv:
+def test_max_requests_recycles_workers(worker_class: str) -> None:
+    with Server("-k", worker_class, "-w", "1", "--max-requests", "3") as srv:
         # The replacement is graceful: the old worker serves on until its successor booted.
         pids: set[bytes] = set()
         deadline = time.monotonic() + 15
@@ -177,8 +177,8 @@ def test_load_while_killing_a_worker_keeps_serving() -> None:
         assert failures <= 2  # only what was in flight on the killed worker
 
 
-def test_workers_exit_when_the_master_dies() -> None:
-    srv = Server("-w", "2")
+def test_workers_exit_when_the_master_dies(worker_class: str) -> None:
+    srv = Server("-k", worker_class, "-w", "2")
     try:
         workers = worker_pids(srv)
         assert len(workers) == 2

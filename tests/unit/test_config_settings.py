@@ -91,6 +91,11 @@ def expected_defaults(cwd: str) -> dict[str, Any]:
         "static_map": [],
         "check_config": False,
         "print_config": False,
+        "threads": 4,
+        "accept_lock": False,
+        "epoll_exclusive": False,
+        "reuse_port": False,
+        "worker_stats": None,
     }
 
 
@@ -178,6 +183,15 @@ GOOD = [
     (["myproject.wsgi"], "wsgi_app", "myproject.wsgi"),
     (["myproject.wsgi:app"], "wsgi_app", "myproject.wsgi:app"),
     (["m:create_app('x', n=1)"], "wsgi_app", "m:create_app('x', n=1)"),
+    (["-k", "threaded"], "worker_class", "threaded"),
+    (["-k", "gthread"], "worker_class", "gthread"),
+    (["-k", "gevent"], "worker_class", "gevent"),
+    (["-k", "eventlet"], "worker_class", "eventlet"),
+    (["--threads", "8"], "threads", 8),
+    (["--accept-lock"], "accept_lock", True),
+    (["--epoll-exclusive"], "epoll_exclusive", True),
+    (["--reuse-port"], "reuse_port", True),
+    (["--worker-stats", "/run/herder.stats"], "worker_stats", "/run/herder.stats"),
 ]
 
 
@@ -216,7 +230,7 @@ BAD = [
     (["-b", "host:99999"], "--bind: invalid address 'host:99999'"),
     (["-b", "::1"], "--bind: invalid address '::1'"),
     (["-k", "threads maybe"], "--worker-class: invalid worker class 'threads maybe'"),
-    (["-k", "gevent"], "--worker-class: invalid worker class 'gevent'"),
+    (["-k", "tornado"], "--worker-class: invalid worker class 'tornado'"),
     (["--worker-connections", "0"], "--worker-connections: must be at least 1"),
     (["-t", "-1"], "--timeout: must be at least 0, got -1"),
     (["--graceful-timeout", "soon"], "--graceful-timeout: invalid int value 'soon'"),
@@ -262,6 +276,8 @@ BAD = [
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["--work", "2"], "unrecognized arguments: --work"),
     (["--preload=yes"], "ignored explicit argument 'yes'"),
+    (["--threads", "0"], "--threads: must be at least 1, got 0"),
+    (["--worker-stats", ""], "--worker-stats: must not be empty"),
 ]
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from herder.config.fields import Section, Setting
-from herder.config.sections import lifecycle, logging, mechanics, proxying, security, server
+from herder.config.sections import (
+    concurrency,
+    lifecycle,
+    logging,
+    mechanics,
+    proxying,
+    security,
+    server,
+)
 
 BUILTIN_WORKERS = server.BUILTIN_WORKERS
 DEFAULT_CONFIG_FILE = mechanics.DEFAULT_CONFIG_FILE
@@ -29,6 +37,7 @@ def _in_reference_order(*groups: tuple[Setting[Any], ...]) -> tuple[Setting[Any]
 
 SETTINGS: tuple[Setting[Any], ...] = _in_reference_order(
     server.SETTINGS,
+    concurrency.SETTINGS,
     mechanics.SETTINGS,
     logging.SETTINGS,
     security.SETTINGS,

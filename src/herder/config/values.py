@@ -106,6 +106,12 @@ class Config:
     worker_exit: Callable[..., object]
     nworkers_changed: Callable[..., object]
     on_exit: Callable[..., object]
+    # Worker family and accept strategies (sections/concurrency.py)
+    threads: int
+    accept_lock: bool
+    epoll_exclusive: bool
+    reuse_port: bool
+    worker_stats: str | None
 
     _values: dict[str, Any]
     _sources: dict[str, str]

@@ -32,8 +32,10 @@ from herder.master.reloading import PreloadedApp, reread_config
 from herder.master.rollout import Outcome, Rollout
 from herder.master.signals import SignalQueue
 from herder.master.workers import Exited, WorkerRecord, WorkerTable
+from herder.workers.accepting import open_lock_file
 from herder.workers.heartbeat import WANTS_RELOAD, WANTS_REPLACEMENT, HeartbeatBoard
 from herder.workers.hooks import run_hook
+from herder.workers.stats import StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -64,7 +66,11 @@ class Arbiter:
         self.launch = launch or Launch.current([])
         self.signals = SignalQueue()
         self.board = HeartbeatBoard()
-        self.workers = WorkerTable(cfg, logs, board=self.board, server=self)
+        self.stats = StatsBoard(self.board.slots, cfg.worker_stats)
+        lock_fd = open_lock_file() if cfg.accept_lock and not cfg.reuse_port else None
+        self.workers = WorkerTable(
+            cfg, logs, board=self.board, server=self, stats=self.stats, accept_lock_fd=lock_fd
+        )
         self.num_workers = cfg.workers
         self.listeners: tuple[Listener, ...] = ()
         self.app: WSGIApplication | None = None
@@ -111,7 +117,7 @@ class Arbiter:
         for listener in self.listeners:
             self.log.info("Listening at: %s (%s)", listener.url, self.pid)
         self.log.info("Using worker: %s", self.cfg.worker_class)
-        if self.cfg.preload_app:
+        if self.cfg.preload_app and self.cfg.wsgi_app is not None:
             self.app = self._load_app()
             if self.cfg.gc_freeze:
                 import gc
@@ -131,8 +137,14 @@ class Arbiter:
         for name in ("HERDER_FD", "LISTEN_FDS", "LISTEN_PID", "HERDER_UPGRADE_FROM"):
             os.environ.pop(name, None)  # not inherited by workers or a later USR2
         if fds:
-            return tuple(adopt_listeners(fds, self.cfg.bind, self.cfg.backlog, self.cfg.protocol))
-        return tuple(open_listeners(self.cfg.bind, self.cfg.backlog, self.cfg.protocol))
+            return tuple(
+                adopt_listeners(
+                    fds, self.cfg.bind, self.cfg.backlog, self.cfg.protocol, self.cfg.reuse_port
+                )
+            )
+        return tuple(
+            open_listeners(self.cfg.bind, self.cfg.backlog, self.cfg.protocol, self.cfg.reuse_port)
+        )
 
     def _load_app(self) -> WSGIApplication:
         from herder.app import load_app

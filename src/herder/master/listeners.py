@@ -3,6 +3,11 @@
 Every worker inherits the same sockets (a shared accept queue per address). Listeners are
 non-blocking so that a worker woken for a connection another worker already took just sees
 EAGAIN instead of hanging in accept().
+
+With `reuse_port`, a TCP address is bound with SO_REUSEPORT but not listened on: the master
+only holds the port (and learns the real one when 0 was asked); each worker binds and listens
+on its own socket for it (`workers/accepting.py`). A bound socket that does not listen never
+receives connections, so the kernel spreads them over the workers' listeners only.
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ class ListenerError(HerderError):
     """An address could not be bound or a descriptor is not a usable socket."""
 
 
-def open_listeners(binds: list[Bind], backlog: int, protocol: str = "http") -> list[Listener]:
-    """Bind every address; `protocol` (`--protocol`) is what binds without a prefix speak."""
+def open_listeners(
+    binds: list[Bind], backlog: int, protocol: str = "http", reuse_port: bool = False
+) -> list[Listener]:
+    """Bind every address; `protocol` (`--protocol`) is what binds without a prefix speak.
+    With `reuse_port` TCP addresses are bound with SO_REUSEPORT and not listened on: each
+    worker listens on its own socket (the master's only holds the port)."""
     listeners: list[Listener] = []
     try:
         for bind in binds:
-            sock = _open(bind, backlog)
+            sock = _open(bind, backlog, reuse_port)
             sock.setblocking(False)
             listeners.append(Listener(sock, bind, describe(sock, bind, protocol)))
     except BaseException:
@@ -37,13 +46,18 @@ def open_listeners(binds: list[Bind], backlog: int, protocol: str = "http") -> l
 
 
 def adopt_listeners(
-    fds: list[int], binds: list[Bind], backlog: int, protocol: str = "http"
+    fds: list[int],
+    binds: list[Bind],
+    backlog: int,
+    protocol: str = "http",
+    reuse_port: bool = False,
 ) -> list[Listener]:
     """Listeners from inherited descriptors (a previous master, systemd), in order; the
     configured binds name them when they match in number."""
     listeners: list[Listener] = []
     for index, fd in enumerate(fds):
-        sock = _adopt_fd(fd, backlog)
+        # Under --reuse-port a TCP placeholder only holds the port: the workers listen.
+        sock = _adopt_fd(fd, backlog, listen=not reuse_port)
         sock.setblocking(False)
         os.set_inheritable(fd, False)
         bind = binds[index] if len(binds) == len(fds) else Bind(BindKind.FD, fd=fd)
@@ -51,7 +65,7 @@ def adopt_listeners(
     return listeners
 
 
-def _open(bind: Bind, backlog: int) -> socket.socket:
+def _open(bind: Bind, backlog: int, reuse_port: bool) -> socket.socket:
     if bind.kind is BindKind.UNIX:
         assert bind.path is not None
         return _open_unix(bind.path, backlog)
@@ -59,10 +73,10 @@ def _open(bind: Bind, backlog: int) -> socket.socket:
         assert bind.fd is not None
         return _adopt_fd(bind.fd, backlog)
     assert bind.host is not None and bind.port is not None
-    return _open_tcp(bind.host, bind.port, backlog)
+    return _open_tcp(bind.host, bind.port, backlog, reuse_port)
 
 
-def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
+def _open_tcp(host: str, port: int, backlog: int, reuse_port: bool = False) -> socket.socket:
     try:
         infos = socket.getaddrinfo(
             host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
@@ -72,9 +86,19 @@ def _open_tcp(host: str, port: int, backlog: int) -> socket.socket:
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    return _bind_and_listen(sock, address, backlog, f"{host}:{port}")
+    label = f"{host}:{port}"
+    if not reuse_port:
+        return _bind_and_listen(sock, address, backlog, label)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ListenerError(f"cannot bind {label}: {exc.strerror}") from exc
+    return sock
 
 
 def _open_unix(path: str, backlog: int) -> socket.socket:
@@ -99,10 +123,11 @@ def _bind_and_listen(
     return sock
 
 
-def _adopt_fd(fd: int, backlog: int) -> socket.socket:
+def _adopt_fd(fd: int, backlog: int, listen: bool = True) -> socket.socket:
     try:
         sock = socket.socket(fileno=fd)
-        sock.listen(backlog)
+        if listen or sock.family == socket.AF_UNIX:
+            sock.listen(backlog)
     except OSError as exc:
         raise ListenerError(f"fd://{fd} is not a usable socket: {exc.strerror}") from exc
     return sock

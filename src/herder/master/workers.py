@@ -25,6 +25,7 @@ from herder.errors import ExitCode
 from herder.workers.base import Listener, WorkerBootError, WorkerContext
 from herder.workers.heartbeat import HARAKIRI, REQUESTS, Heartbeat, HeartbeatBoard
 from herder.workers.hooks import run_hook
+from herder.workers.stats import Counters, StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -78,12 +79,20 @@ class Exited:
 
 class WorkerTable:
     def __init__(
-        self, cfg: Config, logs: Logs, board: HeartbeatBoard, server: object = None
+        self,
+        cfg: Config,
+        logs: Logs,
+        board: HeartbeatBoard,
+        server: object = None,
+        stats: StatsBoard | None = None,
+        accept_lock_fd: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.logs = logs
         self.board = board
         self.server = server  # handed to hooks
+        self.stats = stats if stats is not None else StatsBoard(board.slots)
+        self.accept_lock_fd = accept_lock_fd
         self.records: dict[int, WorkerRecord] = {}
         self.strangers: list[tuple[int, int]] = []  # reaped children that are not workers
         self.generation = 0
@@ -129,8 +138,18 @@ class WorkerTable:
         try:
             in_child()
             heartbeat = Heartbeat(self.board, slot)
+            self.stats.claim(slot, os.getpid())
             ctx = WorkerContext(
-                self.cfg, self.logs, listeners, heartbeat, os.getppid(), self._age, app, self.server
+                self.cfg,
+                self.logs,
+                listeners,
+                heartbeat,
+                os.getppid(),
+                self._age,
+                app,
+                server=self.server,
+                counters=Counters(self.stats, slot),
+                accept_lock_fd=self.accept_lock_fd,
             )
             code = _serve(ctx)
         finally:
@@ -171,6 +190,7 @@ class WorkerTable:
             self.served += self.board.count(record.slot, REQUESTS)
             self.harakiri += self.board.count(record.slot, HARAKIRI)
             self._free.append(record.slot)
+            self.stats.release(record.slot)
         return record
 
     def totals(self) -> tuple[int, int]:

@@ -14,6 +14,12 @@ until told to stop. What the master expects of every worker class:
   single-threaded worker; threaded and coroutine workers start `self.start_watchdog()`),
   counts the request and decides recycling (`--max-requests`, `--max-worker-memory`);
 - when a request hits its deadline (`HarakiriTimeout`), call `self.on_harakiri(token, exc)`;
+- call `self.count_request()` once per request served (it handles `--max-requests` and the
+  `requests` counter), and take connections with `self.accept(index, limit)` (it counts
+  wakeups, accepts and EAGAIN wakeups in `self.counters`, see `workers/stats.py`);
+- honour the accept strategy: `self.accept_lock` (None unless `--accept-lock`) and
+  `self.listeners` (the worker's own SO_REUSEPORT listeners under `--reuse-port`; on a graceful
+  stop, `self.drain_own_listeners()` takes what is queued on them before they close);
 - exit by returning from `run()`; a worker whose master died stops by itself.
 
 Exit statuses follow `herder.errors.ExitCode`: a boot or app-load failure tells the master to
@@ -36,10 +42,18 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from herder.config.binds import Bind
 from herder.errors import AppImportError, ExitCode, HerderError
+from herder.workers.accepting import (
+    Accepted,
+    AcceptLock,
+    accept_batch,
+    drain_and_close,
+    own_listeners,
+)
 from herder.workers.harakiri import AlarmDeadline, HarakiriTimeout, RequestToken, Watchdog
 from herder.workers.heartbeat import WANTS_REPLACEMENT, Heartbeat
 from herder.workers.hooks import run_hook
 from herder.workers.recycling import is_over_memory, request_budget, resident_bytes
+from herder.workers.stats import Counters, StatsBoard
 
 if TYPE_CHECKING:
     from herder.config import Config
@@ -72,12 +86,19 @@ class WorkerContext:
     age: int  # the how-many-th worker this master spawned
     app: WSGIApplication | None  # preloaded in the master, or None to import after the fork
     server: object = None  # the master's Arbiter, handed to hooks as `server`
+    counters: Counters | None = None  # this worker's slot of the master's stats board
+    accept_lock_fd: int | None = None  # the master's lock file, with --accept-lock
 
 
 class Worker:
     """Shared lifecycle of all worker classes; subclasses implement `run()`."""
 
     multithread = False
+    # The --harakiri deadline as a SIGALRM timer in the main thread: right for workers that run
+    # one request at a time there (sync, event); threaded workers use the watchdog instead,
+    # coroutine workers rely on the master's backstop (see docs/design.md).
+    alarm_deadline = True
+    loads_app = True  # False for a worker that serves no WSGI app (a raw TCP service)
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -89,6 +110,8 @@ class Worker:
         self.requests = 0
         self.max_requests = request_budget(self.cfg.max_requests, self.cfg.max_requests_jitter)
         self.app: WSGIApplication = ctx.app if ctx.app is not None else _unloaded_app
+        self.counters = ctx.counters or Counters(StatsBoard(slots=1), 0)
+        self.accept_lock: AcceptLock | None = None
         self._reopen_logs = False
         self._next_check = 0.0
         self.in_flight: dict[int, RequestToken] = {}
@@ -114,12 +137,14 @@ class Worker:
 
     def init_process(self) -> None:
         self.init_signals()
+        self.init_accepting()
         self._set_title()
         self._drop_privileges()
-        if self.ctx.app is None:
+        if self.ctx.app is None and self.loads_app:
             from herder.app import load_app
 
-            assert self.cfg.wsgi_app is not None  # the CLI refuses to start without one
+            if self.cfg.wsgi_app is None:
+                raise WorkerBootError(f"{type(self).__name__} needs an application (APP_MODULE)")
             self.app = load_app(self.cfg.wsgi_app)
         run_hook(self.cfg, self.log, "post_worker_init", self)
         if self.cfg.reload:
@@ -130,6 +155,25 @@ class Worker:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    # -- accepting ------------------------------------------------------------------------
+
+    def init_accepting(self) -> None:
+        """Set up the accept strategy after the fork (own listeners, the lock)."""
+        if self.cfg.reuse_port:
+            self.listeners = own_listeners(self.ctx.listeners, self.cfg.backlog)
+        elif self.cfg.accept_lock and self.ctx.accept_lock_fd is not None:
+            self.accept_lock = AcceptLock(self.ctx.accept_lock_fd)
+
+    def accept(self, index: int, limit: int = 1) -> list[Accepted]:
+        """Up to `limit` connections from listener `index`, counted in `self.counters`."""
+        return accept_batch(self.listeners[index].sock, self.counters, limit)
+
+    def drain_own_listeners(self) -> list[tuple[int, Accepted]]:
+        """Under --reuse-port: take what is queued on this worker's listeners, close them."""
+        if not self.cfg.reuse_port:
+            return []
+        return drain_and_close(self.listeners, self.counters)
 
     # -- signals --------------------------------------------------------------------------
 
@@ -145,7 +189,7 @@ class Worker:
         signal.siginterrupt(signal.SIGUSR1, False)
         self._enable_fault_dumps()
         signal.signal(signal.SIGABRT, self._on_abort)
-        if self.cfg.harakiri and not self.multithread:
+        if self.cfg.harakiri and not self.multithread and self.alarm_deadline:
             self.deadline = AlarmDeadline(self.cfg.harakiri)
             self.deadline.install()
 
@@ -270,6 +314,7 @@ class Worker:
 
     def count_request(self) -> None:
         self.requests += 1
+        self.counters.request()
         if self.max_requests and self.requests >= self.max_requests:
             self.ask_replacement(f"served {self.requests} requests")
         elif self.cfg.max_worker_memory and self.requests % 16 == 0:

@@ -9,6 +9,11 @@ its pipelined requests are not read until the response is done (backpressure bot
 Timeouts: a head must complete within `--header-timeout` (else 408), an idle keep-alive
 connection is closed after `--keep-alive` seconds, a stalled write after `--timeout`.
 At `--worker-connections` open connections the worker stops accepting until one closes.
+
+Accept strategies: `--epoll-exclusive` registers the listeners with EPOLLEXCLUSIVE; with
+`--accept-lock` the listeners are in the loop only during a turn that holds the lock (one
+poll), then unregistered and the lock released; under `--reuse-port` a stopping worker takes
+what is queued on its own listeners before closing them.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from herder.protocol.events import NEED_DATA, RequestHead
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
+from herder.workers.waiting import listener_events
 from herder.wsgi.transport import FileRange
 
 TICK = 1.0  # seconds between heartbeats when idle
 SWEEP_INTERVAL = 0.25  # seconds between deadline sweeps: a sweep walks every connection,
 # so it must not run per wakeup under load (it would cost more than a small request)
+LOCK_RETRY = 0.02  # seconds a busy worker without the accept lock waits before trying again
 ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
 
 _READ = select.EPOLLIN | select.EPOLLRDHUP
@@ -55,6 +62,7 @@ class Connection:
     pending_file: FileRange | None = None
     file_sent: int = 0
     writing: bool = field(default=False)
+    busy: bool = False  # handed to another thread (the threaded worker): the loop keeps off
     fresh: bool = True  # no request served yet: a graceful stop still serves its first one
 
 
@@ -67,7 +75,8 @@ class EventWorker(Worker):
         self.conns: dict[int, Connection] = {}
         self.listener_fds = {lst.sock.fileno(): i for i, lst in enumerate(self.listeners)}
         self.accepting = False
-        self._resume_accepting()
+        if self.accept_lock is None:
+            self._resume_accepting()
         wakeup = self.signal_pipe()
         self.epoll.register(wakeup, select.EPOLLIN)
         try:
@@ -89,31 +98,57 @@ class EventWorker(Worker):
             ):
                 return
             self.notify()
-            for fd, mask in self.epoll.poll(TICK):
-                if fd in self.listener_fds:
-                    self._accept(self.listener_fds[fd])
-                elif fd == wakeup:
-                    self.drain_signal_pipe()
-                else:
-                    self._dispatch(fd, mask)
+            self._take_turn()
+            try:
+                for fd, mask in self.epoll.poll(self._poll_timeout()):
+                    if fd in self.listener_fds:
+                        self._accept(self.listener_fds[fd])
+                    elif fd == wakeup:
+                        self.drain_signal_pipe()
+                    else:
+                        self._dispatch(fd, mask)
+            finally:
+                self._end_turn()
             now = time.monotonic()
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
                 self._sweep(now)
 
+    # -- the accept lock ------------------------------------------------------------------
+
+    def _take_turn(self) -> None:
+        """With --accept-lock: wait on the listeners only while holding the lock (blocking
+        for it when idle, trying it when connections need serving)."""
+        lock = self.accept_lock
+        if lock is None or not self.alive or len(self.conns) >= self.cfg.worker_connections:
+            return
+        if lock.acquire(TICK / 2) if not self.conns else lock.try_acquire():
+            self._resume_accepting()
+
+    def _end_turn(self) -> None:
+        if self.accept_lock is not None and self.accept_lock.held:
+            self._pause_accepting()
+            self.accept_lock.release()
+
+    def _poll_timeout(self) -> float:
+        # A busy worker without the lock retries it soon, so connections do not wait for a
+        # worker idle in its tick (nginx's accept_mutex_delay, shorter); a lock turn waits
+        # half a tick, the lock wait the other half: one heartbeat per tick.
+        lock = self.accept_lock
+        if lock is None:
+            return TICK
+        if not lock.held and self.conns:
+            return LOCK_RETRY
+        return TICK / 2
+
     # -- accepting ------------------------------------------------------------------------
 
     def _accept(self, index: int) -> None:
-        listener = self.listeners[index].sock
-        for _ in range(ACCEPT_BATCH):
-            if len(self.conns) >= self.cfg.worker_connections:
-                self._pause_accepting()
-                return
-            try:
-                sock, peer = listener.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            self._add(sock, index, peer if isinstance(peer, tuple) else None)
+        room = min(ACCEPT_BATCH, self.cfg.worker_connections - len(self.conns))
+        for sock, peer in self.accept(index, room):
+            self._add(sock, index, peer)
+        if len(self.conns) >= self.cfg.worker_connections:
+            self._pause_accepting()
 
     def _add(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> None:
         sock.setblocking(False)
@@ -136,17 +171,27 @@ class EventWorker(Worker):
     def _resume_accepting(self) -> None:
         if not self.accepting and self.alive:
             self.accepting = True
+            events = listener_events(self.cfg.epoll_exclusive)
             for fd in self.listener_fds:
-                self.epoll.register(fd, select.EPOLLIN)
+                self.epoll.register(fd, events)
 
     def _begin_shutdown(self) -> None:
         """Graceful stop: take what waits in the listen backlog (its clients are served),
         stop accepting, close idle keep-alive connections."""
-        for index in self.listener_fds.values():
-            self._accept(index)
+        if not self.cfg.reuse_port:
+            for index in self.listener_fds.values():
+                self._accept(index)
         self._pause_accepting()
+        for index, (sock, peer) in self.drain_own_listeners():
+            self._add(sock, index, peer)
         for conn in list(self.conns.values()):
-            if conn.flight is None and not conn.parser.has_partial_data and not conn.fresh:
+            if conn.flight is None and not conn.busy and not conn.parser.has_partial_data:
+                # A request may already wait in the socket buffer (accepted just before the
+                # stop): read it and serve it rather than answer it with a reset.
+                with contextlib.suppress(OSError):
+                    self._read(conn)
+            idle = conn.flight is None and not conn.busy and not conn.parser.has_partial_data
+            if idle and not conn.fresh:
                 self._close(conn)
 
     # -- connections ----------------------------------------------------------------------
@@ -276,7 +321,7 @@ class EventWorker(Worker):
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline: slow heads get a 408 first."""
         for conn in list(self.conns.values()):
-            if now < conn.deadline or (conn.flight is not None and not conn.writing):
+            if now < conn.deadline or conn.busy or (conn.flight is not None and not conn.writing):
                 continue
             if not conn.idle and not conn.writing:
                 with contextlib.suppress(OSError):
@@ -293,5 +338,9 @@ class EventWorker(Worker):
         with contextlib.suppress(OSError, ValueError):
             self.epoll.unregister(fd)
         conn.transport.close(linger)
-        if not self.accepting and len(self.conns) < self.cfg.worker_connections:
+        if (
+            not self.accepting
+            and self.accept_lock is None
+            and len(self.conns) < self.cfg.worker_connections
+        ):
             self._resume_accepting()

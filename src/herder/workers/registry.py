@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import importlib
 
+from herder.config.settings import BUILTIN_WORKERS
 from herder.workers.base import Worker, WorkerBootError
 
-BUILTIN = {
-    "sync": "herder.workers.sync:SyncWorker",
-    "event": "herder.workers.event:EventWorker",
-}
+BUILTIN = BUILTIN_WORKERS
 
 
 def resolve(name: str) -> type[Worker]:

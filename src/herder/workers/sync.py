@@ -4,21 +4,26 @@ Every response carries `Connection: close` (Gunicorn's sync semantics): safe beh
 buffering proxy such as nginx, which holds slow clients so the worker never waits on them.
 Waits are still bounded: the head must arrive within `--header-timeout`, and each later read or
 write within `--timeout`.
+
+Accept strategies: with `--accept-lock` only the lock holder waits on the listeners, and it
+releases the lock as soon as it has taken one connection; with `--epoll-exclusive` the wait is
+an epoll registered with EPOLLEXCLUSIVE; with `--reuse-port` the listeners are the worker's own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import time
 
 from herder.protocol.base import RequestParser
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
+from herder.workers.accepting import Accepted
 from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
+from herder.workers.waiting import ListenerWaiter
 from herder.wsgi.transport import FileRange
 
 POLL_INTERVAL_MS = 1000  # the heartbeat beats at least this often when idle
@@ -30,47 +35,59 @@ class SyncWorker(Worker):
 
     def run(self) -> None:
         cycle = RequestCycle(self)
-        poller = select.poll()
-        by_fd = {}
-        for index, listener in enumerate(self.listeners):
-            poller.register(listener.sock.fileno(), select.POLLIN)
-            by_fd[listener.sock.fileno()] = index
+        waiter = ListenerWaiter(self.listeners, self.cfg.epoll_exclusive)
         wakeup = self.signal_pipe()
-        poller.register(wakeup, select.POLLIN)
-        while self.alive:
-            self.notify()
-            for fd, _ in poller.poll(POLL_INTERVAL_MS):
+        waiter.add_wakeup(wakeup)
+        try:
+            while self.alive:
+                self.notify()
+                self._turn(cycle, waiter, wakeup)
+            for index, (sock, peer) in self.drain_own_listeners():
+                self._serve(cycle, sock, index, peer)
+            if not self.cfg.reuse_port:
+                self._drain_backlog(cycle)
+        finally:
+            waiter.close()
+
+    def _turn(self, cycle: RequestCycle, waiter: ListenerWaiter, wakeup: int) -> None:
+        """One wait on the listeners (as the lock holder, with --accept-lock)."""
+        lock = self.accept_lock
+        # With the lock, each of the two waits gets half the interval: one beat per interval.
+        wait = POLL_INTERVAL_MS / 1000 / (1 if lock is None else 2)
+        if lock is not None and not lock.acquire(wait):
+            return
+        taken: list[tuple[int, Accepted]] = []
+        try:
+            for fd in waiter.wait(wait):
                 if fd == wakeup:
                     self.drain_signal_pipe()
-                elif self.alive:
-                    self._accept(cycle, by_fd[fd])
-        self._drain_backlog(cycle)
+                elif self.alive and not taken:
+                    index = waiter.index(fd)
+                    taken = [(index, accepted) for accepted in self.accept(index)]
+        finally:
+            if lock is not None:
+                lock.release()
+        for index, (sock, peer) in taken:
+            self._serve(cycle, sock, index, peer)
 
     def _drain_backlog(self, cycle: RequestCycle) -> None:
-        """Graceful stop: serve the connections already waiting in the listen backlog."""
+        """Graceful stop: serve the connections already waiting in the shared backlog."""
         for index, listener in enumerate(self.listeners):
             for _ in range(BACKLOG_DRAIN_LIMIT):
                 try:
                     sock, peer = listener.sock.accept()
                 except OSError:
                     break
-                self._serve_accepted(cycle, index, sock, peer)
+                self._serve(cycle, sock, index, peer if isinstance(peer, tuple) else None)
 
-    def _accept(self, cycle: RequestCycle, index: int) -> None:
-        try:
-            sock, peer = self.listeners[index].sock.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it
-        self._serve_accepted(cycle, index, sock, peer)
-
-    def _serve_accepted(
-        self, cycle: RequestCycle, index: int, sock: socket.socket, peer: object
+    def _serve(
+        self, cycle: RequestCycle, sock: socket.socket, index: int, peer: tuple[str, int] | None
     ) -> None:
         sock.setblocking(False)
         transport = SocketTransport(sock, self.cfg.header_timeout)
         linger = True
         try:
-            linger = self.handle(cycle, transport, index, peer if isinstance(peer, tuple) else None)
+            linger = self.handle(cycle, transport, index, peer)
         finally:
             transport.close(linger)
 

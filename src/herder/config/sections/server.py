@@ -19,6 +19,10 @@ WORKERS = Section.WORKER_PROCESSES
 BUILTIN_WORKERS = {
     "sync": "herder.workers.sync:SyncWorker",
     "event": "herder.workers.event:EventWorker",
+    "threaded": "herder.workers.threaded:ThreadedWorker",
+    "gthread": "herder.workers.threaded:ThreadedWorker",  # Gunicorn's name for it
+    "gevent": "herder.workers.ggevent:GeventWorker",
+    "eventlet": "herder.workers.geventlet:EventletWorker",
 }
 
 SETTINGS: tuple[Setting[Any], ...] = (
@@ -66,8 +70,11 @@ SETTINGS: tuple[Setting[Any], ...] = (
         v.worker_class(tuple(BUILTIN_WORKERS)),
         "event",
         "The type of workers to use. `sync` serves one connection at a time per process; "
-        "`event` multiplexes connections on an event loop. A custom worker class can be given "
-        "as `package.module:Class` or `package.module.Class`.",
+        "`event` multiplexes connections on an event loop; `threaded` (alias `gthread`) runs "
+        "requests on `--threads` threads behind an event loop; `gevent` and `eventlet` run "
+        "each connection on a coroutine (install `herder[gevent]` or `herder[eventlet]`). "
+        "A custom worker class can be given as `package.module:Class` or "
+        "`package.module.Class` (see docs/workers.md).",
         meta="STRING",
     ),
     Setting(
@@ -78,7 +85,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
         v.integer(minimum=1),
         1000,
         "The maximum number of simultaneous clients per worker. Only affects workers that "
-        "serve several connections at once (`event`); a worker stops accepting at the limit.",
+        "serve several connections at once (`event`, `threaded`, `gevent`, `eventlet`); a "
+        "worker stops accepting at the limit.",
         meta="INT",
     ),
     Setting(
