@@ -164,7 +164,7 @@ def test_kvstore_several_workers_and_max_requests() -> None:
             finally:
                 client.close()
         assert len(pids) >= 3, srv.output
-        assert re.search(r"Autorestarting worker", srv.output)
+        assert re.search(r"asks to be replaced: served", srv.output)
     finally:
         srv.stop()
 
