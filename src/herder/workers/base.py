@@ -49,7 +49,13 @@ from herder.workers.accepting import (
     drain_and_close,
     own_listeners,
 )
-from herder.workers.harakiri import AlarmDeadline, HarakiriTimeout, RequestToken, Watchdog
+from herder.workers.harakiri import (
+    AlarmDeadline,
+    GreenDeadline,
+    HarakiriTimeout,
+    RequestToken,
+    Watchdog,
+)
 from herder.workers.heartbeat import WANTS_REPLACEMENT, Heartbeat
 from herder.workers.hooks import run_hook
 from herder.workers.recycling import is_over_memory, request_budget, resident_bytes
@@ -115,7 +121,7 @@ class Worker:
         self._reopen_logs = False
         self._next_check = 0.0
         self.in_flight: dict[int, RequestToken] = {}
-        self.deadline: AlarmDeadline | None = None
+        self.deadline: AlarmDeadline | GreenDeadline | None = None
         self.watchdog: Watchdog | None = None
         self._replacement_asked = False
         self._lock = threading.Lock()
@@ -268,7 +274,10 @@ class Worker:
                 self.ctx.heartbeat.request_started(token.started)
         if self.deadline is not None:
             self.deadline.arm(token)
-            faulthandler.dump_traceback_later(self.cfg.harakiri + 1.0, file=self.error_stream())
+            if isinstance(self.deadline, AlarmDeadline):  # one request per process at a time
+                faulthandler.dump_traceback_later(
+                    self.cfg.harakiri + 1.0, file=self.error_stream()
+                )
         return token
 
     def request_finished(self, token: RequestToken) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 # eventlet warns on import that it is deprecated; the user chose it with `-k eventlet`, so the
@@ -45,6 +46,13 @@ class EventletWorker(GreenWorker):
 
     def sleep(self, seconds: float) -> None:
         eventlet.sleep(seconds)
+
+    def timeout(self, seconds: float, exc: BaseException) -> AbstractContextManager[object]:
+        scope: Any = eventlet.Timeout(seconds, exc)
+        return scope  # type: ignore[no-any-return]
+
+    def current(self) -> object:
+        return eventlet.getcurrent()
 
     def wait_fd(self, fd: int, read: bool, timeout: float | None) -> None:
         eventlet.hubs.trampoline(

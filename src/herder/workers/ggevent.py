@@ -7,6 +7,7 @@ the app's blocking calls (sockets, `time.sleep`, DNS) yield to other connections
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import gevent
@@ -29,6 +30,13 @@ class GeventWorker(GreenWorker):
 
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
+
+    def timeout(self, seconds: float, exc: BaseException) -> AbstractContextManager[object]:
+        scope: Any = gevent.Timeout(seconds, exc)
+        return scope  # type: ignore[no-any-return]
+
+    def current(self) -> object:
+        return gevent.getcurrent()
 
     def wait_fd(self, fd: int, read: bool, timeout: float | None) -> None:
         # gevent raises socket.timeout, which is TimeoutError.

@@ -22,6 +22,7 @@ import select
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from herder.protocol.base import RequestParser
@@ -29,6 +30,7 @@ from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
 from herder.workers.base import Worker
 from herder.workers.cycle import RequestCycle
+from herder.workers.harakiri import GreenDeadline
 from herder.workers.transport import SocketTransport
 from herder.wsgi.transport import FileRange
 
@@ -60,8 +62,8 @@ class GreenTransport(SocketTransport):
 class GreenWorker(Worker):
     """Shared logic; subclasses bind it to one coroutine library."""
 
-    # A SIGALRM would land in whichever coroutine runs: a request past --harakiri is ended by
-    # the master's backstop (it sees the request's start in the shared board) instead.
+    # A SIGALRM would land in whichever coroutine runs: --harakiri uses the library's own
+    # per-coroutine timeout instead (`GreenDeadline`).
     alarm_deadline = False
 
     def patch(self) -> None:
@@ -77,8 +79,18 @@ class GreenWorker(Worker):
         """Park until `fd` is ready; TimeoutError after `timeout` seconds."""
         raise NotImplementedError
 
+    def timeout(self, seconds: float, exc: BaseException) -> AbstractContextManager[object]:
+        """The library's timeout: raises `exc` in the current coroutine after `seconds`."""
+        raise NotImplementedError
+
+    def current(self) -> object:
+        """The running coroutine."""
+        raise NotImplementedError
+
     def init_process(self) -> None:
         self.patch()
+        if self.cfg.harakiri:
+            self.deadline = GreenDeadline(self.cfg.harakiri, self.timeout, self.current)
         super().init_process()
 
     def run(self) -> None:

@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -90,6 +90,55 @@ class AlarmDeadline:
 
     def _message(self, token: RequestToken) -> str:
         return f"{token.method} {token.path} ran past the {self.seconds:g} s harakiri deadline"
+
+
+class GreenDeadline:
+    """Deadlines for coroutine workers: many requests share one thread, so each request's
+    application code runs under the coroutine library's own timeout, which raises
+    `HarakiriTimeout` in that coroutine only (a SIGALRM would hit whichever one runs).
+
+    `timeout(seconds, exc)` is the library's timeout as a context manager
+    (`gevent.Timeout`, `eventlet.Timeout`); `current()` names the running coroutine.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        timeout: Callable[[float, BaseException], AbstractContextManager[object]],
+        current: Callable[[], object],
+    ) -> None:
+        self.seconds = seconds
+        self._timeout = timeout
+        self._current = current
+        self._tokens: dict[object, RequestToken] = {}
+
+    def install(self) -> None:
+        """Nothing process-wide to set up."""
+
+    def arm(self, token: RequestToken) -> None:
+        self._tokens[self._current()] = token
+
+    def disarm(self) -> None:
+        self._tokens.pop(self._current(), None)
+
+    @contextmanager
+    def inside(self) -> Iterator[None]:
+        """Run application code under what is left of this coroutine's request deadline."""
+        token = self._tokens.get(self._current())
+        if token is None:
+            yield
+            return
+        message = f"{token.method} {token.path} ran past the {self.seconds:g} s harakiri deadline"
+        left = self.seconds - (time.monotonic() - token.started)
+        if token.expired or left <= 0:
+            token.expired = True
+            raise HarakiriTimeout(message)
+        try:
+            with self._timeout(left, HarakiriTimeout(message)):
+                yield
+        except HarakiriTimeout:
+            token.expired = True
+            raise
 
 
 class Watchdog:
