@@ -275,9 +275,7 @@ class Worker:
         if self.deadline is not None:
             self.deadline.arm(token)
             if isinstance(self.deadline, AlarmDeadline):  # one request per process at a time
-                faulthandler.dump_traceback_later(
-                    self.cfg.harakiri + 1.0, file=self.error_stream()
-                )
+                faulthandler.dump_traceback_later(self.cfg.harakiri + 1.0, file=self.error_stream())
         return token
 
     def request_finished(self, token: RequestToken) -> None:
