@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 APPS = Path(__file__).parent / "apps"
@@ -252,3 +253,22 @@ def is_closed(sock: socket.socket, timeout: float = 5) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def worker_pids(master: int | Server) -> set[int]:
+    """The pids of the master's children (its workers) right now."""
+    pid = master.pid if isinstance(master, Server) else master
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, timeout=5
+    ).stdout
+    return {int(p) for p in out.split()}
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.02) -> bool:
+    """Poll `predicate` until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False

@@ -10,13 +10,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.harness import APPS, Server, get
+from tests.integration.harness import APPS, Server, get, wait_until, worker_pids
 from tests.integration.load import Figures, Load
 
 LIFECYCLE_APP = "apps.lifecycle:app"
@@ -40,22 +38,6 @@ class Result:
         for key, value in self.notes.items():
             text += f", {key} {value}"
         return text
-
-
-def worker_pids(master: int) -> set[int]:
-    out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True, timeout=5
-    ).stdout
-    return {int(p) for p in out.split()}
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def served_by(figures: Figures) -> set[int]:

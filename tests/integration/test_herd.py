@@ -12,28 +12,12 @@ from pathlib import Path
 import pytest
 
 from herder.workers.stats import WorkerCounters, read_file
-from tests.integration.harness import Server, get, read_response
+from tests.integration.harness import Server, get, read_response, wait_until, worker_pids
 
 pytestmark = pytest.mark.integration
 
 LOOP_CLASSES = ["sync", "event", "threaded"]
 EPOLLEXCLUSIVE = 1 << 28
-
-
-def worker_pids(srv: Server) -> set[int]:
-    out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(srv.pid)], capture_output=True, text=True, timeout=5
-    ).stdout
-    return {int(p) for p in out.split()}
-
-
-def wait_until(predicate: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pids_answering(srv: Server, connections: int) -> list[int]:

@@ -13,25 +13,17 @@ from pathlib import Path
 import pytest
 
 from herder.errors import ExitCode
-from tests.integration.harness import APPS, BOOTED, Server, get, read_response
+from tests.integration.harness import (
+    APPS,
+    BOOTED,
+    Server,
+    get,
+    read_response,
+    wait_until,
+    worker_pids,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def worker_pids(srv: Server) -> set[int]:
-    out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(srv.pid)], capture_output=True, text=True, timeout=5
-    ).stdout
-    return {int(p) for p in out.split()}
-
-
-def wait_until(predicate: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_app_import_failure_exits_with_distinct_code() -> None:
