@@ -312,10 +312,7 @@ class EventWorker(Worker):
         return True
 
     def _reject(self, conn: Connection, error: ProtocolError) -> None:
-        response = self.cycle.rejection(error, conn.peer)
-        if response is not None:
-            with contextlib.suppress(OSError):
-                conn.transport.send(response)
+        conn.transport.send_quietly(self.cycle.rejection(error, conn.peer))
         self._close(conn, linger=True)
 
     def _sweep(self, now: float) -> None:

@@ -17,7 +17,6 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
 import select
 import socket
 import time
@@ -32,7 +31,6 @@ from herder.workers.base import Worker
 from herder.workers.cycle import RequestCycle
 from herder.workers.harakiri import GreenDeadline
 from herder.workers.transport import SocketTransport
-from herder.wsgi.transport import FileRange
 
 BEAT = 0.5  # seconds between heartbeats of the main coroutine
 ACCEPT_WAIT = 1.0  # an acceptor re-checks `alive` at least this often
@@ -152,11 +150,11 @@ class GreenWorker(Worker):
             try:
                 head = self._read_head(parser, transport, first_wait)
             except ProtocolError as error:
-                _send_quietly(transport, self.cycle.rejection(error, peer))
+                transport.send_quietly(self.cycle.rejection(error, peer))
                 return True
             except TimeoutError:
                 if parser.has_partial_data:
-                    _send_quietly(transport, self.cycle.timeout_response())
+                    transport.send_quietly(self.cycle.timeout_response())
                 return parser.has_partial_data
             except OSError:
                 return False
@@ -181,14 +179,10 @@ class GreenWorker(Worker):
         try:
             flight = self.cycle.begin(head, parser, transport, index, peer, allowed)
         except ProtocolError as error:
-            _send_quietly(transport, self.cycle.rejection(error, peer))
+            transport.send_quietly(self.cycle.rejection(error, peer))
             return False
         try:
-            for piece in self.cycle.output(flight):
-                if isinstance(piece, FileRange):
-                    transport.sendfile(piece.file, piece.offset, piece.count)
-                else:
-                    transport.send(piece)
+            transport.send_output(self.cycle.output(flight))
         except OSError:
             self.log.debug("Client went away during the response")
         finally:
@@ -215,9 +209,3 @@ class GreenWorker(Worker):
             if not data and not parser.has_partial_data:
                 return None
             parser.feed(data)
-
-
-def _send_quietly(transport: SocketTransport, data: bytes | None) -> None:
-    if data is not None:
-        with contextlib.suppress(OSError):
-            transport.send(data)

@@ -12,7 +12,6 @@ an epoll registered with EPOLLEXCLUSIVE; with `--reuse-port` the listeners are t
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 
@@ -24,7 +23,6 @@ from herder.workers.base import Worker
 from herder.workers.cycle import InFlight, RequestCycle
 from herder.workers.transport import SocketTransport
 from herder.workers.waiting import ListenerWaiter
-from herder.wsgi.transport import FileRange
 
 POLL_INTERVAL_MS = 1000  # the heartbeat beats at least this often when idle
 BACKLOG_DRAIN_LIMIT = 1024  # connections served from the backlog after a graceful stop
@@ -104,11 +102,11 @@ class SyncWorker(Worker):
         try:
             head = self._read_head(parser, transport)
         except ProtocolError as error:
-            self._send_quietly(transport, cycle.rejection(error, peer))
+            transport.send_quietly(cycle.rejection(error, peer))
             return True
         except TimeoutError:
             if parser.has_partial_data:
-                self._send_quietly(transport, cycle.timeout_response())
+                transport.send_quietly(cycle.timeout_response())
             return True
         except OSError:
             return False
@@ -118,7 +116,7 @@ class SyncWorker(Worker):
         try:
             flight = cycle.begin(head, parser, transport, index, peer, False)
         except ProtocolError as error:
-            self._send_quietly(transport, cycle.rejection(error, peer))
+            transport.send_quietly(cycle.rejection(error, peer))
             return True
         self._respond(cycle, flight, transport)
         return not flight.body.is_done or parser.buffered > 0
@@ -140,19 +138,8 @@ class SyncWorker(Worker):
 
     def _respond(self, cycle: RequestCycle, flight: InFlight, transport: SocketTransport) -> None:
         try:
-            for piece in cycle.output(flight):
-                if isinstance(piece, FileRange):
-                    transport.sendfile(piece.file, piece.offset, piece.count)
-                else:
-                    transport.send(piece)
+            transport.send_output(cycle.output(flight))
         except OSError:
             self.log.debug("Client went away during the response")
         finally:
             cycle.settle(flight)
-
-    @staticmethod
-    def _send_quietly(transport: SocketTransport, data: bytes | None) -> None:
-        if data is None:
-            return
-        with contextlib.suppress(OSError):
-            transport.send(data)

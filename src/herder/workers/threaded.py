@@ -20,14 +20,11 @@ import os
 import select
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
 from herder.workers.event import _READ, Connection, EventWorker
-from herder.workers.transport import SocketTransport
-from herder.wsgi.transport import FileRange
 
 
 class ThreadedWorker(EventWorker):
@@ -83,13 +80,10 @@ class ThreadedWorker(EventWorker):
                 head, conn.parser, transport, conn.listener, conn.peer, keep_alive_allowed
             )
         except ProtocolError as error:
-            rejection = self.cycle.rejection(error, conn.peer)
-            if rejection is not None:
-                with contextlib.suppress(OSError):
-                    transport.send(rejection)
+            transport.send_quietly(self.cycle.rejection(error, conn.peer))
             return False
         try:
-            _send_output(transport, self.cycle.output(flight))
+            transport.send_output(self.cycle.output(flight))
         except OSError:
             self.log.debug("Client went away during the response")
         finally:
@@ -120,11 +114,3 @@ class ThreadedWorker(EventWorker):
             self._close(conn)
             return
         self._advance(conn)  # a pipelined request may already be buffered
-
-
-def _send_output(transport: SocketTransport, output: Iterator[bytes | FileRange]) -> None:
-    for piece in output:
-        if isinstance(piece, FileRange):
-            transport.sendfile(piece.file, piece.offset, piece.count)
-        else:
-            transport.send(piece)

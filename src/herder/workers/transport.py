@@ -8,10 +8,14 @@ The event worker also writes directly with `try_send` when it must not block at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
+from collections.abc import Iterable
 from typing import BinaryIO
+
+from herder.wsgi.transport import FileRange
 
 RECV_SIZE = 65536
 
@@ -59,6 +63,20 @@ class SocketTransport:
                 self.wait(_POLLOUT)
                 continue
             view = view[sent:]
+
+    def send_output(self, pieces: Iterable[bytes | FileRange]) -> None:
+        """Send a response as `RequestCycle.output` yields it (bytes, or file ranges)."""
+        for piece in pieces:
+            if isinstance(piece, FileRange):
+                self.sendfile(piece.file, piece.offset, piece.count)
+            else:
+                self.send(piece)
+
+    def send_quietly(self, data: bytes | None) -> None:
+        """Best effort, for an error answer on a connection about to close."""
+        if data is not None:
+            with contextlib.suppress(OSError):
+                self.send(data)
 
     def try_send(self, data: bytes | memoryview) -> int:
         """Send what the kernel takes now; 0 when its buffer is full."""
