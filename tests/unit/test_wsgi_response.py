@@ -149,3 +149,17 @@ def test_frame_range_of_an_empty_file() -> None:
     response = Response("GET", (1, 1))
     head_of(response, check_start("200 OK", []), known=0)
     assert response.frame_range(FileRange(io.BytesIO(), 0, 0)) is None
+
+
+def test_remembered_fields_are_still_checked_per_value() -> None:
+    """The cache of validated fields never lets a different, invalid value through."""
+    check_start("200 OK", [("X-Seen", "fine")])
+    check_start("200 OK", [("X-Seen", "fine")])  # served from the cache
+    with pytest.raises(ResponseError):
+        check_start("200 OK", [("X-Seen", "bad\r\nSet-Cookie: x=1")])
+    with pytest.raises(ResponseError):
+        check_start("200 OK", [("Connection", "close")])
+    with pytest.raises(ResponseError):
+        check_start("100 Continue", [])
+    assert check_start("200 OK", [("Content-Length", "5")]).content_length == 5
+    assert check_start("200 OK", [("Content-Length", "7")]).content_length == 7
