@@ -234,6 +234,31 @@ class RequestCycle:
             answer, flight.answer = flight.answer, None
             yield answer
 
+    def respond(
+        self,
+        head: RequestHead,
+        parser: RequestParser,
+        transport: SocketTransport,
+        listener_index: int,
+        peer: tuple[str, int] | None,
+        keep_alive_allowed: bool,
+    ) -> tuple[InFlight | None, bool]:
+        """Blocking-style workers: run the request and write its response through
+        `transport`. Returns the flight (None when it was refused before the app) and
+        whether the connection may carry another request."""
+        try:
+            flight = self.begin(head, parser, transport, listener_index, peer, keep_alive_allowed)
+        except ProtocolError as error:
+            transport.send_quietly(self.rejection(error, peer))
+            return None, False
+        try:
+            transport.send_output(self.output(flight))
+        except OSError:
+            self.logs.error.debug("Client went away during the response")
+        finally:
+            keep = self.settle(flight)
+        return flight, keep
+
     def _static(self, environ: dict[str, Any], keep: bool) -> StaticExchange | None:
         if not self.static:
             return None

@@ -176,17 +176,7 @@ class GreenWorker(Worker):
     ) -> bool:
         transport.timeout = self.cfg.timeout or None
         allowed = self.alive and self.cfg.keepalive > 0
-        try:
-            flight = self.cycle.begin(head, parser, transport, index, peer, allowed)
-        except ProtocolError as error:
-            transport.send_quietly(self.cycle.rejection(error, peer))
-            return False
-        try:
-            transport.send_output(self.cycle.output(flight))
-        except OSError:
-            self.log.debug("Client went away during the response")
-        finally:
-            keep = self.cycle.settle(flight)
+        _, keep = self.cycle.respond(head, parser, transport, index, peer, allowed)
         return keep
 
     def _read_head(

@@ -20,7 +20,7 @@ from herder.protocol.errors import ProtocolError
 from herder.protocol.events import NEED_DATA, RequestHead
 from herder.workers.accepting import Accepted
 from herder.workers.base import Worker
-from herder.workers.cycle import InFlight, RequestCycle
+from herder.workers.cycle import RequestCycle
 from herder.workers.transport import SocketTransport
 from herder.workers.waiting import ListenerWaiter
 
@@ -113,12 +113,9 @@ class SyncWorker(Worker):
         if head is None:
             return False
         transport.timeout = self.cfg.timeout or None
-        try:
-            flight = cycle.begin(head, parser, transport, index, peer, False)
-        except ProtocolError as error:
-            transport.send_quietly(cycle.rejection(error, peer))
+        flight, _ = cycle.respond(head, parser, transport, index, peer, False)
+        if flight is None:
             return True
-        self._respond(cycle, flight, transport)
         return not flight.body.is_done or parser.buffered > 0
 
     def _read_head(self, parser: RequestParser, transport: SocketTransport) -> RequestHead | None:
@@ -135,11 +132,3 @@ class SyncWorker(Worker):
             if not data and not parser.has_partial_data:
                 return None
             parser.feed(data)
-
-    def _respond(self, cycle: RequestCycle, flight: InFlight, transport: SocketTransport) -> None:
-        try:
-            transport.send_output(cycle.output(flight))
-        except OSError:
-            self.log.debug("Client went away during the response")
-        finally:
-            cycle.settle(flight)

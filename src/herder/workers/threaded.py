@@ -22,7 +22,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
 from herder.workers.event import _READ, Connection, EventWorker
 
@@ -75,19 +74,9 @@ class ThreadedWorker(EventWorker):
     def _serve(self, conn: Connection, head: RequestHead) -> bool:
         keep_alive_allowed = self.alive and self.cfg.keepalive > 0
         transport = conn.transport
-        try:
-            flight = self.cycle.begin(
-                head, conn.parser, transport, conn.listener, conn.peer, keep_alive_allowed
-            )
-        except ProtocolError as error:
-            transport.send_quietly(self.cycle.rejection(error, conn.peer))
-            return False
-        try:
-            transport.send_output(self.cycle.output(flight))
-        except OSError:
-            self.log.debug("Client went away during the response")
-        finally:
-            keep = self.cycle.settle(flight)
+        _, keep = self.cycle.respond(
+            head, conn.parser, transport, conn.listener, conn.peer, keep_alive_allowed
+        )
         return keep
 
     def _dispatch(self, fd: int, mask: int) -> None:
