@@ -163,3 +163,31 @@ def test_remembered_fields_are_still_checked_per_value() -> None:
         check_start("100 Continue", [])
     assert check_start("200 OK", [("Content-Length", "5")]).content_length == 5
     assert check_start("200 OK", [("Content-Length", "7")]).content_length == 7
+
+
+# -- the cache of checked starts
+
+
+def test_a_repeated_start_is_the_remembered_one_and_equal_to_a_fresh_check() -> None:
+    headers = [("Content-Type", "text/plain"), ("X-Repeat", "cache-me")]
+    first = check_start("200 OK", headers)
+    again = check_start("200 OK", list(headers))
+    assert again is first
+    assert again.lines == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Repeat: cache-me\r\n"
+
+
+def test_the_app_changing_its_list_afterwards_changes_nothing() -> None:
+    headers = [("X-Later", "1")]
+    start = check_start("200 OK", headers)
+    headers.append(("X-Injected", "2"))
+    assert start.headers == [("X-Later", "1")]
+    assert check_start("200 OK", headers).headers == headers  # a different start
+
+
+def test_unhashable_or_invalid_items_still_get_their_error() -> None:
+    with pytest.raises(ResponseError, match="tuple"):
+        check_start("200 OK", [["X-List", "1"]])
+    with pytest.raises(ResponseError, match="str"):
+        check_start("200 OK", [("X-Int", 1)])
+    with pytest.raises(ResponseError, match="status"):
+        check_start(b"200 OK", [])

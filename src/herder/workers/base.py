@@ -48,6 +48,7 @@ from herder.workers.accepting import (
     accept_batch,
     drain_and_close,
     own_listeners,
+    set_nodelay,
 )
 from herder.workers.harakiri import (
     AlarmDeadline,
@@ -121,6 +122,7 @@ class Worker:
         self._reopen_logs = False
         self._next_check = 0.0
         self.in_flight: dict[int, RequestToken] = {}
+        self._heartbeat = ctx.heartbeat
         self.deadline: AlarmDeadline | GreenDeadline | None = None
         self.watchdog: Watchdog | None = None
         self._replacement_asked = False
@@ -170,6 +172,7 @@ class Worker:
             self.listeners = own_listeners(self.ctx.listeners, self.cfg.backlog)
         elif self.cfg.accept_lock and self.ctx.accept_lock_fd is not None:
             self.accept_lock = AcceptLock(self.ctx.accept_lock_fd)
+        set_nodelay(self.listeners)
 
     def accept(self, index: int, limit: int = 1) -> list[Accepted]:
         """Up to `limit` connections from listener `index`, counted in `self.counters`."""
@@ -268,10 +271,11 @@ class Worker:
         """A request begins: publish its start, arm its deadline; pass the token back to
         `request_finished`. Thread-safe (threaded workers call it from request threads)."""
         token = RequestToken(method, path, time.monotonic())
+        in_flight = self.in_flight
         with self._lock:
-            self.in_flight[id(token)] = token
-            if len(self.in_flight) == 1:
-                self.ctx.heartbeat.request_started(token.started)
+            in_flight[id(token)] = token
+            if len(in_flight) == 1:
+                self._heartbeat.request_started(token.started)
         if self.deadline is not None:
             self.deadline.arm(token)
             if isinstance(self.deadline, AlarmDeadline):  # one request per process at a time
@@ -283,13 +287,14 @@ class Worker:
             self.deadline.disarm()
             faulthandler.cancel_dump_traceback_later()
         self.count_request()
+        in_flight = self.in_flight
         with self._lock:
-            self.in_flight.pop(id(token), None)
-            if self.in_flight:
-                oldest = min(t.started for t in self.in_flight.values())
-                self.ctx.heartbeat.request_started(oldest)
+            in_flight.pop(id(token), None)
+            if in_flight:
+                oldest = min(t.started for t in in_flight.values())
+                self._heartbeat.request_started(oldest)
             else:
-                self.ctx.heartbeat.request_finished(self.requests)
+                self._heartbeat.request_finished(self.requests)
 
     def in_flight_tokens(self) -> list[RequestToken]:
         with self._lock:

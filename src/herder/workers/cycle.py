@@ -205,6 +205,14 @@ class RequestCycle:
             return flight.exchange.output()
         return self._guarded_output(flight)
 
+    def whole(self, flight: InFlight) -> bytes | None:
+        """The complete response in one piece when the application made that possible
+        (`Exchange.whole`); None: send `output(flight)`. No application code runs here."""
+        exchange = flight.exchange
+        if type(exchange) is not Exchange:
+            return None
+        return exchange.whole()
+
     def _guarded_output(self, flight: InFlight) -> Iterator[bytes | FileRange]:
         if flight.token.expired:
             yield from self._abandoned_answer(flight)
@@ -252,7 +260,11 @@ class RequestCycle:
             transport.send_quietly(self.rejection(error, peer))
             return None, False
         try:
-            transport.send_output(self.output(flight))
+            whole = self.whole(flight)
+            if whole is None:
+                transport.send_output(self.output(flight))
+            else:
+                transport.send(whole)
         except OSError:
             self.logs.error.debug("Client went away during the response")
         finally:

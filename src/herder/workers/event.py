@@ -38,8 +38,9 @@ TICK = 1.0  # seconds between heartbeats when idle
 SWEEP_INTERVAL = 0.25  # seconds between deadline sweeps: a sweep walks every connection,
 # so it must not run per wakeup under load (it would cost more than a small request)
 LOCK_RETRY = 0.02  # seconds a busy worker without the accept lock waits before trying again
-ACCEPT_BATCH = 64  # connections taken from the backlog per wakeup
+ACCEPT_BATCH = 1  # connections taken from the backlog per wakeup
 
+_NOTHING: Iterator[bytes | FileRange] = iter(())  # the output after a whole response
 _READ = select.EPOLLIN | select.EPOLLRDHUP
 _WRITE = select.EPOLLOUT
 
@@ -58,7 +59,7 @@ class Connection:
     idle: bool = True  # between requests: no byte of the next head yet
     flight: InFlight | None = None
     output: Iterator[bytes | FileRange] | None = None
-    pending: memoryview | None = None
+    pending: bytes | memoryview | None = None
     pending_file: FileRange | None = None
     file_sent: int = 0
     writing: bool = field(default=False)
@@ -151,9 +152,7 @@ class EventWorker(Worker):
             self._pause_accepting()
 
     def _add(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> None:
-        sock.setblocking(False)
-        if sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)  # TCP_NODELAY comes from the listener (set_nodelay)
         transport = SocketTransport(sock, self.cfg.timeout or None)
         deadline = time.monotonic() + self.cfg.header_timeout
         conn = Connection(
@@ -252,7 +251,12 @@ class EventWorker(Worker):
         except ProtocolError as error:
             self._reject(conn, error)
             return False
-        conn.flight, conn.output = flight, self.cycle.output(flight)
+        conn.flight = flight
+        whole = self.cycle.whole(flight)
+        if whole is None:
+            conn.output = self.cycle.output(flight)
+        else:  # the common case: the complete response in one piece
+            conn.output, conn.pending = _NOTHING, whole
         if not self._pump(conn):
             conn.writing = True
             conn.deadline = time.monotonic() + (self.cfg.timeout or 1e9)
@@ -267,7 +271,7 @@ class EventWorker(Worker):
             if conn.pending is not None:
                 sent = conn.transport.try_send(conn.pending)
                 if sent < len(conn.pending):
-                    conn.pending = conn.pending[sent:]
+                    conn.pending = memoryview(conn.pending)[sent:]
                     return False
                 conn.pending = None
             elif conn.pending_file is not None:
@@ -280,7 +284,7 @@ class EventWorker(Worker):
                 if isinstance(piece, FileRange):
                     conn.pending_file, conn.file_sent = piece, 0
                 else:
-                    conn.pending = memoryview(piece)
+                    conn.pending = piece
 
     def _pump_file(self, conn: Connection, piece: FileRange) -> bool:
         while conn.file_sent < piece.count:
@@ -329,12 +333,10 @@ class EventWorker(Worker):
         fd = conn.transport.fd
         if self.conns.pop(fd, None) is None:
             return
-        if conn.flight is not None:
-            conn.flight.exchange.close()
-            conn.flight = None
-        with contextlib.suppress(OSError, ValueError):
-            self.epoll.unregister(fd)
-        conn.transport.close(linger)
+        if conn.flight is not None:  # cut short (the peer left, a stop): still settled
+            flight, conn.flight, conn.output = conn.flight, None, None
+            self.cycle.settle(flight)
+        conn.transport.close(linger)  # closing the only descriptor also leaves the epoll set
         if (
             not self.accepting
             and self.accept_lock is None

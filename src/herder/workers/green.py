@@ -130,9 +130,7 @@ class GreenWorker(Worker):
     # -- one connection, blocking-style on its coroutine ----------------------------------
 
     def _connection(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> None:
-        sock.setblocking(False)
-        if sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)  # TCP_NODELAY comes from the listener (set_nodelay)
         transport = GreenTransport(sock, self.cfg.header_timeout, self.wait_fd)
         linger = True
         try:

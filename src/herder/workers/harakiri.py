@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from types import FrameType
 
 WATCHDOG_INTERVAL = 0.1  # seconds between scans of the in-flight requests
@@ -39,15 +38,23 @@ class HarakiriTimeout(BaseException):
     """A request ran past `--harakiri` seconds and is being abandoned."""
 
 
-@dataclass(slots=True, eq=False)
 class RequestToken:
-    """One request in flight, as `Worker.request_started` returns it."""
+    """One request in flight, as `Worker.request_started` returns it. A plain slotted
+    class: one is made per request, and a dataclass with a default factory costs more."""
 
-    method: str
-    path: str
-    started: float
-    thread_id: int = field(default_factory=threading.get_ident)
-    expired: bool = False  # the deadline passed (and the request was interrupted or marked)
+    __slots__ = ("expired", "method", "path", "started", "thread_id")
+
+    def __init__(
+        self, method: str, path: str, started: float, thread_id: int | None = None
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.started = started
+        self.thread_id = threading.get_ident() if thread_id is None else thread_id
+        self.expired = False  # the deadline passed (and the request was interrupted or marked)
+
+    def __repr__(self) -> str:
+        return f"RequestToken({self.method} {self.path}, started={self.started})"
 
 
 class AlarmDeadline:

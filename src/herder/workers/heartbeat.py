@@ -65,6 +65,10 @@ class HeartbeatBoard:
     def flags(self, slot: int) -> int:
         return self.count(slot, FLAGS)
 
+    @property
+    def memory(self) -> mmap.mmap:
+        return self._mem
+
     def close(self) -> None:
         self._mem.close()
 
@@ -72,22 +76,24 @@ class HeartbeatBoard:
 class Heartbeat:
     """A worker's handle on its own slot; `beat()` is cheap enough to call per request."""
 
-    __slots__ = ("_board", "_slot")
+    __slots__ = ("_base", "_board", "_mem", "_slot")
 
     def __init__(self, board: HeartbeatBoard, slot: int) -> None:
         self._board = board
         self._slot = slot
+        self._mem = board.memory  # the per-request writes go straight to it
+        self._base = slot * SLOT_SIZE
 
     def beat(self, now: float | None = None) -> None:
-        self._board.beat(self._slot, now)
+        _DOUBLE.pack_into(self._mem, self._base, time.monotonic() if now is None else now)
 
     def request_started(self, when: float) -> None:
         """`when` is the start of the oldest request in flight, 0.0 when none is."""
-        self._board.set_started(self._slot, when)
+        _DOUBLE.pack_into(self._mem, self._base + STARTED, when)
 
     def request_finished(self, served: int) -> None:
-        self._board.set_started(self._slot, 0.0)
-        self._board.set_count(self._slot, REQUESTS, served)
+        _DOUBLE.pack_into(self._mem, self._base + STARTED, 0.0)
+        _COUNT.pack_into(self._mem, self._base + REQUESTS, served)
 
     def harakiri(self) -> None:
         count = self._board.count(self._slot, HARAKIRI)

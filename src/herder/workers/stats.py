@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 FIELDS = ("pid", "wakeups", "accepts", "eagain", "requests")
 _SLOT = struct.Struct("<5q")
+_INT = struct.Struct("<q")  # one cell
 PID, WAKEUPS, ACCEPTS, EAGAIN, REQUESTS = range(5)
 _CELL = 8
 
@@ -57,13 +58,11 @@ class StatsBoard:
         _SLOT.pack_into(self._mem, slot * _SLOT.size, pid, 0, 0, 0, 0)
 
     def release(self, slot: int) -> None:
-        struct.pack_into("<q", self._mem, slot * _SLOT.size, 0)
+        _INT.pack_into(self._mem, slot * _SLOT.size, 0)
 
     def add(self, slot: int, field: int, amount: int = 1) -> None:
         offset = slot * _SLOT.size + field * _CELL
-        struct.pack_into(
-            "<q", self._mem, offset, struct.unpack_from("<q", self._mem, offset)[0] + amount
-        )
+        _INT.pack_into(self._mem, offset, _INT.unpack_from(self._mem, offset)[0] + amount)
 
     def read(self, slot: int) -> WorkerCounters:
         return WorkerCounters(*_SLOT.unpack_from(self._mem, slot * _SLOT.size))

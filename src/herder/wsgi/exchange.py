@@ -154,6 +154,30 @@ class Exchange:
         self._finished = True  # a failure has lowered keep_alive already
         self.close()
 
+    def whole(self) -> bytes | None:
+        """After `start()`: the complete response as one `bytes` when the application
+        returned a list or tuple of bytes, sent nothing itself and the whole fits under
+        `COALESCE_LIMIT`; the exchange is then finished (as after `output()`). None
+        otherwise: send `output()` instead. The common case, in one step instead of a chain
+        of generators; what goes on the wire is the same."""
+        result = self._result
+        kind = type(result)
+        if (kind is not list and kind is not tuple) or self._failed or self._response.started:
+            return None
+        if self._start is None:  # output() answers this error
+            return None
+        assert isinstance(result, (list, tuple))
+        known = _sum_lengths(result)
+        if known is None or known > COALESCE_LIMIT:
+            return None
+        body = result[0] if len(result) == 1 else b"".join(result)
+        head = self._head_bytes(known)
+        data = head + self._response.frame(body) if body else head
+        self._check_complete()
+        self._finished = True
+        self.close()
+        return data
+
     def close(self) -> None:
         """Call the application iterable's `close()` once; idempotent."""
         if self._closed:

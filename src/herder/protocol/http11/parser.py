@@ -151,6 +151,8 @@ class HTTP11Parser:
 
     def _read_head(self) -> Event:
         buf = self._buf
+        if len(buf) == self._pos:  # the usual wait between keep-alive requests
+            return NEED_DATA
         if buf.startswith(CRLF, self._pos):
             self._skip_empty_lines()
         end = self._guard.find_end(buf)

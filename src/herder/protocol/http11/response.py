@@ -16,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 
 from herder.protocol.errors import ResponseError
@@ -69,16 +70,20 @@ def check_header(name: str, value: str) -> None:
         raise ResponseError(f"hop-by-hop field {name!r} is set by the server, not the app")
 
 
-def serialize_head(status: str, headers: list[tuple[str, str]], tail: bytes) -> bytes:
-    """Status line and fields, then `tail` (server-added lines, each ending in CRLF), then CRLF."""
+def serialize_start(status: str, headers: Sequence[tuple[str, str]]) -> bytes:
+    """The status line and the fields, each line ending in CRLF (no blank line yet)."""
     lines = [f"HTTP/1.1 {status}\r\n"]
     lines.extend(f"{name}: {value}\r\n" for name, value in headers)
     try:
-        head = "".join(lines).encode("latin-1")
+        return "".join(lines).encode("latin-1")
     except UnicodeEncodeError as error:
         bad = error.object[error.start : error.end]
         raise ResponseError(f"response head is not latin-1: {bad!r}") from error
-    return head + tail + b"\r\n"
+
+
+def serialize_head(status: str, headers: Sequence[tuple[str, str]], tail: bytes) -> bytes:
+    """Status line and fields, then `tail` (server-added lines, each ending in CRLF), then CRLF."""
+    return serialize_start(status, headers) + tail + b"\r\n"
 
 
 def frame_chunk(data: bytes) -> bytes:
