@@ -80,8 +80,7 @@ class InFlight:
     environ: dict[str, Any]
     body: BodyReader
     parser: RequestParser
-    started: float
-    token: RequestToken
+    token: RequestToken  # also when it started
     head: RequestHead
     answer: bytes | None = None  # the error response of an abandoned request, once
 
@@ -112,6 +111,7 @@ class RequestCycle:
         self.uwsgi_limits = UwsgiLimits(cfg.uwsgi_buffer_size)
         self.uwsgi_allow = AddressSet(cfg.uwsgi_allow_ips)
         self.proxy_mode: ProxyMode = cfg.proxy_protocol
+        self.proxied = self.proxy_mode is not ProxyMode.OFF
         self.proxy_allow = AddressSet(cfg.proxy_allow_ips)
         self.forwarded: ForwardedPolicy | None = None
         if cfg.forwarded_allow_ips:
@@ -159,27 +159,29 @@ class RequestCycle:
 
         Raises `ProtocolError` when the request is refused before the app (conflicting
         forwarded scheme headers, a NUL in a static path): answer it like a parse error."""
-        started = time.monotonic()
         worker = self.worker
-        if isinstance(parser, ProxyPreambleParser) and parser.info and parser.info.source:
-            peer = parser.info.source
+        if self.proxied and isinstance(parser, ProxyPreambleParser):
+            if parser.info and parser.info.source:
+                peer = parser.info.source
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
         if self.forwarded is not None and head.cgi is None:
             self.forwarded.apply(environ, peer)
-        keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
-        static = self._static(environ, keep_static)
+        if self.static:
+            keep_static = keep_alive_allowed and head.keep_alive and head.version >= (1, 1)
+            static = self._static(environ, keep_static)
+            if static is not None:  # answered by the worker: no app code, deadline or hooks
+                token = worker.request_started(head.method, head.path)
+                static.start()
+                return InFlight(static, environ, body, parser, token, head)
         token = worker.request_started(head.method, head.path)
-        if static is not None:  # answered by the worker: no app code, no deadline, no hooks
-            static.start()
-            return InFlight(static, environ, body, parser, started, token, head)
         exchange = Exchange(
             worker.app, environ, head, body, transport, self.options, keep_alive_allowed
         )
-        flight = InFlight(exchange, environ, body, parser, started, token, head)
+        flight = InFlight(exchange, environ, body, parser, token, head)
         if self.hooks:
             run_hook(worker.cfg, worker.log, "pre_request", worker, head)
-        if not self.guarded:
+        if worker.deadline is None and worker.watchdog is None:  # not self.guarded, inlined
             exchange.start()
             return flight
         try:
@@ -272,8 +274,6 @@ class RequestCycle:
         return flight, keep
 
     def _static(self, environ: dict[str, Any], keep: bool) -> StaticExchange | None:
-        if not self.static:
-            return None
         found = find_mount(self.static, environ["PATH_INFO"])
         if found is None:
             return None
@@ -290,7 +290,7 @@ class RequestCycle:
                 exchange.status,
                 exchange.response_headers,
                 exchange.body_bytes,
-                time.monotonic() - flight.started,
+                time.monotonic() - flight.token.started,
             )
         worker = self.worker
         worker.request_finished(flight.token)

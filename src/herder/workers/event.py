@@ -38,7 +38,12 @@ TICK = 1.0  # seconds between heartbeats when idle
 SWEEP_INTERVAL = 0.25  # seconds between deadline sweeps: a sweep walks every connection,
 # so it must not run per wakeup under load (it would cost more than a small request)
 LOCK_RETRY = 0.02  # seconds a busy worker without the accept lock waits before trying again
-ACCEPT_BATCH = 1  # connections taken from the backlog per wakeup
+# Connections taken per wakeup on a shared listener: one, so a burst of new connections is
+# shared by the workers it woke instead of going whole to the first (keep-alive clients stay
+# where they land: with 50 connections and 2 workers, a 50/0 split halves the throughput).
+# A worker's own --reuse-port listener already gets its share from the kernel.
+ACCEPT_BATCH = 1
+OWN_LISTENER_BATCH = 64
 
 _NOTHING: Iterator[bytes | FileRange] = iter(())  # the output after a whole response
 _READ = select.EPOLLIN | select.EPOLLRDHUP
@@ -145,13 +150,18 @@ class EventWorker(Worker):
     # -- accepting ------------------------------------------------------------------------
 
     def _accept(self, index: int) -> None:
-        room = min(ACCEPT_BATCH, self.cfg.worker_connections - len(self.conns))
+        batch = OWN_LISTENER_BATCH if self.cfg.reuse_port else ACCEPT_BATCH
+        room = min(batch, self.cfg.worker_connections - len(self.conns))
         for sock, peer in self.accept(index, room):
-            self._add(sock, index, peer)
+            conn = self._add(sock, index, peer)
+            try:  # the request usually came right behind the handshake: serve it now
+                self._read(conn)  # (nothing there: one EAGAIN, and epoll reports it later)
+            except OSError:
+                self._close(conn)
         if len(self.conns) >= self.cfg.worker_connections:
             self._pause_accepting()
 
-    def _add(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> None:
+    def _add(self, sock: socket.socket, index: int, peer: tuple[str, int] | None) -> Connection:
         sock.setblocking(False)  # TCP_NODELAY comes from the listener (set_nodelay)
         transport = SocketTransport(sock, self.cfg.timeout or None)
         deadline = time.monotonic() + self.cfg.header_timeout
@@ -160,6 +170,7 @@ class EventWorker(Worker):
         )
         self.conns[transport.fd] = conn
         self.epoll.register(transport.fd, _READ)
+        return conn
 
     def _pause_accepting(self) -> None:
         if self.accepting:
@@ -255,8 +266,11 @@ class EventWorker(Worker):
         whole = self.cycle.whole(flight)
         if whole is None:
             conn.output = self.cycle.output(flight)
-        else:  # the common case: the complete response in one piece
-            conn.output, conn.pending = _NOTHING, whole
+        else:  # the common case: the complete response in one piece, one send
+            sent = conn.transport.try_send(whole)
+            if sent == len(whole):
+                return self._finish(conn)
+            conn.output, conn.pending = _NOTHING, memoryview(whole)[sent:]
         if not self._pump(conn):
             conn.writing = True
             conn.deadline = time.monotonic() + (self.cfg.timeout or 1e9)
