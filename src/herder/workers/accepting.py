@@ -145,6 +145,31 @@ def _plain_accept(sock: socket.socket) -> Callable[[], tuple[socket.socket, Any]
     return accept
 
 
+def accept_while(
+    sock: socket.socket,
+    counters: Counters,
+    limit: int,
+    take: Callable[[socket.socket, tuple[str, int] | None], bool],
+) -> None:
+    """Accept up to `limit` connections one at a time, handing each to `take` at once, and
+    stop early when `take` returns False; counted like `accept_batch`."""
+    counters.wakeup()
+    accept = _plain_accept(sock) if isinstance(sock, _socket.socket) else sock.accept
+    taken = 0
+    while taken < limit:
+        try:
+            conn, peer = accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            break
+        taken += 1
+        if not take(conn, peer if isinstance(peer, tuple) else None):
+            break
+    if taken:
+        counters.accepted(taken)
+    else:
+        counters.found_nothing()
+
+
 def is_port_shared(listener: Listener) -> bool:
     """True for listeners a worker replaces with its own under `--reuse-port`."""
     return listener.bind.kind is BindKind.TCP

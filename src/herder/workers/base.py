@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -46,6 +47,7 @@ from herder.workers.accepting import (
     Accepted,
     AcceptLock,
     accept_batch,
+    accept_while,
     drain_and_close,
     own_listeners,
     set_nodelay,
@@ -177,6 +179,16 @@ class Worker:
     def accept(self, index: int, limit: int = 1) -> list[Accepted]:
         """Up to `limit` connections from listener `index`, counted in `self.counters`."""
         return accept_batch(self.listeners[index].sock, self.counters, limit)
+
+    def accept_while(
+        self,
+        index: int,
+        limit: int,
+        take: Callable[[socket.socket, tuple[str, int] | None], bool],
+    ) -> None:
+        """Like `accept`, handing each connection to `take` as it comes; stop when it
+        returns False."""
+        accept_while(self.listeners[index].sock, self.counters, limit, take)
 
     def drain_own_listeners(self) -> list[tuple[int, Accepted]]:
         """Under --reuse-port: take what is queued on this worker's listeners, close them."""

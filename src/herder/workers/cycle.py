@@ -160,9 +160,11 @@ class RequestCycle:
         Raises `ProtocolError` when the request is refused before the app (conflicting
         forwarded scheme headers, a NUL in a static path): answer it like a parse error."""
         worker = self.worker
-        if self.proxied and isinstance(parser, ProxyPreambleParser):
-            if parser.info and parser.info.source:
-                peer = parser.info.source
+        proxy_info = (
+            parser.info if self.proxied and isinstance(parser, ProxyPreambleParser) else None
+        )
+        if proxy_info and proxy_info.source:
+            peer = proxy_info.source
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
         if self.forwarded is not None and head.cgi is None:

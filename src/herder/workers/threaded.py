@@ -56,7 +56,7 @@ class ThreadedWorker(EventWorker):
 
     def _start(self, conn: Connection, head: RequestHead) -> bool:
         conn.busy = True
-        self.epoll.unregister(conn.transport.fd)
+        self._unwatch(conn)
         self._pool.submit(self._work, conn, head)
         return False
 
@@ -98,7 +98,7 @@ class ThreadedWorker(EventWorker):
         conn.idle = True
         conn.deadline = time.monotonic() + self.cfg.keepalive
         try:
-            self.epoll.register(conn.transport.fd, _READ)
+            self._watch(conn, _READ)
         except OSError:
             self._close(conn)
             return
