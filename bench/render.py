@@ -62,7 +62,7 @@ def _cells(
 ) -> list[str]:
     gunicorn = [find(summaries, name, row.scenario) for name, _ in GUNICORN_REFERENCES]
     return [
-        labels.get(row.server, row.server) + (" (starving)" if row.starving else ""),
+        labels.get(row.server, row.server) + _flags(row),
         f"{row.requests_per_sec:,.0f}",
         _ms(row.p50_ms),
         _ms(row.p99_ms),
@@ -72,6 +72,11 @@ def _cells(
         _num(row.rss_after_mib, 1),
         *(_num(ratio(row, ref), 2) for ref in [best, *gunicorn]),
     ]
+
+
+def _flags(row: Summary) -> str:
+    flags = ["starving"] * row.starving + ["kept the connection open"] * row.kept_open
+    return f" ({', '.join(flags)})" if flags else ""
 
 
 def _ms(value: float) -> str:

@@ -9,13 +9,19 @@ Rules:
 - CPU is the process group's utime + stime over the measured wrk run only (not the warm-up).
 - A scenario whose wrk run fails is recorded as a failure of that scenario; the others still
   run. A server that does not start fails the whole start.
+- Before a scenario that sends `Connection: close`, one probe request checks that the server
+  closes the connection after its response (RFC 9112 section 9.6). A server that keeps it
+  open is measured anyway, but its row is marked: wrk then reuses the connection, so the row
+  measures keep-alive, not a connection per request.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ from servers import Launch, Server
 APPS_DIR = benchenv.REPO / "bench" / "apps"
 _LOG_TAIL_BYTES = 3000
 _WORKERS_TIMEOUT_S = 20.0
+_CLOSE_PROBE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,7 @@ def run_one(
 ) -> tally.Sample:
     """Warm up, then one measured wrk run with the group's CPU and the workers' RSS."""
     url = base_url + scenario.path
+    kept_open = "Connection: close" in scenario.headers and not closes_when_asked(url)
     if sizes.warmup_s:
         _wrk(scenario, url, sizes.warmup_s)
     before = procstat.snapshot(process.pid)
@@ -150,7 +158,27 @@ def run_one(
         workers=len(workers),
         rss_idle_mib=idle.rss_mib,
         rss_after_mib=procstat.mean_mib(procstat.rss_kib(workers)),
+        kept_open=kept_open,
     )
+
+
+def closes_when_asked(url: str, timeout_s: float = _CLOSE_PROBE_S) -> bool:
+    """Whether the server at `url` closes the connection after a `Connection: close` request."""
+    parts = urllib.parse.urlsplit(url)
+    request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    deadline = time.monotonic() + timeout_s
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout_s) as sock:
+        sock.sendall(request.encode())
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                if not sock.recv(65536):
+                    return True
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                return True
+    return False
 
 
 def _wrk(scenario: Scenario, url: str, duration_s: float) -> wrkload.WrkResult:

@@ -298,7 +298,7 @@ def conclude(
     found = targets.evaluate(summaries, labels())
     empty = tally.served_nothing(samples)
     notes = [f"SKIPPED {name}: {why}" for name, why in skipped.items()]
-    notes += tally.starvation_warnings(summaries, labels())
+    notes += tally.warnings(summaries, labels())
     notes += [f"SERVED NOTHING: {s.server} {s.scenario} (round {s.round})" for s in empty]
     notes += [f"FAILED {f.server} {f.scenario} (round {f.round}): {f.reason}" for f in failures]
     chosen = [SCENARIOS[n] for n in plan.scenarios]

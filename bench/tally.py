@@ -7,7 +7,8 @@ Rules:
   measured wrk run / completed requests x 1,000 (procstat.py says how CPU is counted).
 - A row whose connections were mostly idle (`WrkResult.busy_connections` under a tenth of
   the scenario's connections) is flagged as starving: its numbers describe the few
-  connections that were served, so it never counts as uWSGI's best.
+  connections that were served, so it never counts as uWSGI's best. Nor does a row whose
+  server kept the connection open when the scenario asked it to close (`kept_open`).
 - uWSGI's best in a scenario is its fastest non-starving variant there; a ratio divides a
   row's requests/s by the reference's in the same scenario, None when that was not measured.
 - The JSON keeps every raw run next to the summary, so every figure can be recomputed.
@@ -47,6 +48,7 @@ class Sample:
     workers: int
     rss_idle_mib: float | None
     rss_after_mib: float | None
+    kept_open: bool = False  # asked for `Connection: close`, the server kept the connection
 
     @property
     def cpu_s_per_1k(self) -> float | None:
@@ -81,11 +83,17 @@ class Summary:
     cpu_s_per_1k: float | None
     rss_idle_mib: float | None
     rss_after_mib: float | None
+    kept_open: bool = False
 
     @property
     def starving(self) -> bool:
         """Most connections waited unserved (Little's law), which wrk counts as no error."""
         return self.busy_connections < self.connections * STARVED_SHARE
+
+    @property
+    def comparable(self) -> bool:
+        """Measured the load asked for: neither starving nor ignoring `Connection: close`."""
+        return not (self.starving or self.kept_open)
 
 
 def summarize(samples: Iterable[Sample]) -> list[Summary]:
@@ -112,6 +120,7 @@ def _summary(runs: list[Sample]) -> Summary:
         cpu_s_per_1k=_median_of_known(s.cpu_s_per_1k for s in runs),
         rss_idle_mib=_median_of_known(s.rss_idle_mib for s in runs),
         rss_after_mib=_median_of_known(s.rss_after_mib for s in runs),
+        kept_open=any(s.kept_open for s in runs),
     )
 
 
@@ -140,11 +149,9 @@ def find(summaries: Sequence[Summary], server: str, scenario: str) -> Summary | 
 
 
 def best_of(summaries: Sequence[Summary], scenario: str, names: Iterable[str]) -> Summary | None:
-    """The fastest non-starving row of `scenario` among the servers `names`."""
+    """The fastest comparable row of `scenario` among the servers `names`."""
     wanted = set(names)
-    rows = [
-        r for r in summaries if r.scenario == scenario and r.server in wanted and not r.starving
-    ]
+    rows = [r for r in summaries if r.scenario == scenario and r.server in wanted and r.comparable]
     return max(rows, key=lambda r: r.requests_per_sec, default=None)
 
 
@@ -155,15 +162,23 @@ def ratio(row: Summary, reference: Summary | None) -> float | None:
     return row.requests_per_sec / reference.requests_per_sec
 
 
-def starvation_warnings(summaries: Sequence[Summary], labels: Mapping[str, str]) -> list[str]:
-    """One line per row that kept most of its connections waiting."""
-    return [
+def warnings(summaries: Sequence[Summary], labels: Mapping[str, str]) -> list[str]:
+    """One line per row that did not measure the load asked for, and why."""
+    lines = [
         f"WARNING: {labels.get(s.server, s.server)} {s.scenario}: only about "
         f"{s.busy_connections:.0f} of {s.connections} connections were busy on average "
         "(req/s x mean latency); the others waited unserved, which wrk does not count as "
         "errors. This row is not counted as uWSGI's best."
         for s in summaries
         if s.starving
+    ]
+    return lines + [
+        f"WARNING: {labels.get(s.server, s.server)} {s.scenario}: the server kept the "
+        "connection open after a request with `Connection: close` (RFC 9112 section 9.6 "
+        "says it must close it), so wrk reused it: this row measures keep-alive and is not "
+        "counted as uWSGI's best."
+        for s in summaries
+        if s.kept_open
     ]
 
 
@@ -187,7 +202,10 @@ def report_record(
     return {
         "machine": dict(facts),
         "settings": dict(settings),
-        "summary": [{**asdict(s), "starving": s.starving} for s in summarize(samples)],
+        "summary": [
+            {**asdict(s), "starving": s.starving, "comparable": s.comparable}
+            for s in summarize(samples)
+        ],
         "runs": [{**asdict(s), "cpu_s_per_1k": s.cpu_s_per_1k} for s in samples],
         "failures": [asdict(failure) for failure in failures],
         **extra,

@@ -5,7 +5,8 @@ Rules:
 - Every verdict carries the figures it was decided on, with the rows' labels.
 - "herder" in a target means the worker class the target names; where it names none, herder's
   fastest class in that scenario (the detail says which). uWSGI's best is its fastest
-  non-starving variant in the scenario (tally.best_of).
+  comparable variant in the scenario (tally.best_of: not starving its connections, not
+  keeping open a connection it was asked to close).
 - A target whose rows were not measured is `None` (not measured), never met.
 """
 

@@ -6,6 +6,10 @@ the runs are made-up wrk results (the full suite is `make bench`, its smoke `mak
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -148,7 +152,7 @@ def test_best_uwsgi_skips_starving_rows_and_other_families() -> None:
     assert tally.best_of(summaries, "64k", targets.UWSGI) is None
     assert tally.ratio(summaries[2], best) == pytest.approx(3.3)
     assert tally.ratio(summaries[2], None) is None
-    (warning,) = tally.starvation_warnings(summaries, labels())
+    (warning,) = tally.warnings(summaries, labels())
     assert "uWSGI http11-socket + threads hello-keepalive: only about 2 of 50" in warning
 
 
@@ -159,6 +163,50 @@ def test_served_nothing_catches_empty_and_all_error_runs() -> None:
         "granian", "64k", 1, 50, _result(50.0, requests=50, non_2xx=50), 0, 2, 1, 1
     )
     assert tally.served_nothing([fine, empty, errors]) == [empty, errors]
+
+
+def test_rows_that_kept_a_connection_open_are_flagged_and_never_best() -> None:
+    kept = tally.Sample(
+        "uwsgi-http11-threads", "hello-close", 1, 50, _result(40000.0), 1.0, 2, 1, 1, True
+    )
+    summaries = tally.summarize([kept, _sample("uwsgi-http", "hello-close", 20000.0)])
+    assert summaries[0].kept_open and not summaries[0].comparable
+    best = tally.best_of(summaries, "hello-close", targets.UWSGI)
+    assert best is not None and best.server == "uwsgi-http"
+    (warning,) = tally.warnings(summaries, labels())
+    assert "uWSGI http11-socket + threads hello-close: the server kept the connection open" in (
+        warning
+    )
+    table = render.scenario_table(summaries, SCENARIOS["hello-close"], list(SERVERS), labels())
+    assert "| uWSGI http11-socket + threads (kept the connection open) | 40,000 |" in table
+
+
+@contextmanager
+def _one_shot_server(close: bool) -> Iterator[str]:
+    """A loopback server that answers one request, then closes or keeps the connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                if not close:
+                    conn.recv(4096)  # until the client goes
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{port}/"
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_close_probe_tells_a_closing_server_from_one_that_keeps_the_connection(
+    close: bool,
+) -> None:
+    with _one_shot_server(close) as url:
+        assert runner.closes_when_asked(url, timeout_s=0.5) is close
 
 
 # --- targets ------------------------------------------------------------------------------
