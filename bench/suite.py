@@ -12,9 +12,9 @@ the same number of processes, reads its workers' idle RSS, runs every scenario o
 wrk (warm-up, then the measured run, with the group's CPU time around it) and stops it.
 The nginx scenario starts the servers that speak the uwsgi protocol behind one nginx.
 
-Full mode writes bench/results/suite-<date>.{json,md,png} and latest.{json,md,png}, and
-rewrites the results block of README.md. Quick mode (1 round of 1 s runs) writes into a
-temporary directory only.
+Full mode writes bench/results/suite-<date>.{json,md,png}; a full run of every server and
+scenario also writes latest.{json,md,png} and rewrites the results block of README.md.
+Quick mode (1 round of 1 s runs) writes into a temporary directory only.
 
 Rules:
 - Rounds are interleaved (round > server > scenario): drift on the machine spreads over
@@ -215,8 +215,9 @@ def _shown(command: list[str]) -> str:
     )
 
 
-def write_outputs(plan: Plan, record: dict[str, Any], markdown: str, bin_dir: Path) -> Path:
-    """JSON, Markdown and PNG: dated + latest in bench/results (full), or a temporary dir."""
+def write_outputs(plan: Plan, record: dict[str, Any], markdown: str, publish: bool) -> Path:
+    """JSON, Markdown and PNG: in bench/results (plus latest.* when `publish`), `--out`, or a
+    temporary directory for quick runs."""
     if plan.out:
         out = Path(plan.out)
     elif plan.quick:
@@ -224,12 +225,20 @@ def write_outputs(plan: Plan, record: dict[str, Any], markdown: str, bin_dir: Pa
     else:
         out = RESULTS_DIR
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    names = [f"suite-{stamp}"] + ([] if plan.quick else ["latest"])
-    for name in names:
+    for name in [f"suite-{stamp}"] + ["latest"] * publish:
         tally.write_json(record, out / f"{name}.json")
         (out / f"{name}.md").write_text(markdown)
-        _chart(bin_dir, out / f"{name}.json", out / f"{name}.png")
+        _chart(benchenv.BENCH_BIN, out / f"{name}.json", out / f"{name}.png")
     return out
+
+
+def publishes(plan: Plan, skipped: Collection[str]) -> bool:
+    """Whether this run becomes latest.* and the README block: a full run of everything (less
+    what was skipped), written to bench/results."""
+    if plan.quick or plan.out:
+        return False
+    expected = [name for name in SERVERS if name not in skipped]
+    return list(plan.servers) == expected and list(plan.scenarios) == list(SCENARIOS)
 
 
 def _chart(bin_dir: Path, data: Path, png: Path) -> None:
@@ -309,11 +318,12 @@ def conclude(
         "clock_ticks_per_s": procstat.CLOCK_TICKS,
     }
     record = tally.report_record(facts, settings(plan, sizes, skipped), samples, failures, extra)
-    out = write_outputs(plan, record, markdown, sizes.bin_dir)
+    publish = publishes(plan, skipped)
+    out = write_outputs(plan, record, markdown, publish)
     _say(f"results written to {out}")
-    if not plan.quick and not plan.out:
+    if publish:
         update_readme(facts, found)
-        _say(f"rewrote the results block of {README}")
+        _say(f"wrote latest.* and rewrote the results block of {README}")
     return 1 if failures or empty or not samples else 0
 
 

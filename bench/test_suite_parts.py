@@ -344,6 +344,17 @@ def test_quick_plan_and_rejections() -> None:
             suite.parse_args(argv)
 
 
+def test_only_a_full_run_of_everything_is_published() -> None:
+    assert suite.publishes(suite.parse_args([]), skipped=())
+    everything_but_granian = ",".join(name for name in SERVERS if name != "granian")
+    less = suite.parse_args(["--servers", everything_but_granian])
+    assert suite.publishes(less, skipped=("granian",))
+    assert not suite.publishes(less, skipped=())
+    assert not suite.publishes(suite.parse_args(["--scenarios", "64k"]), skipped=())
+    assert not suite.publishes(suite.parse_args(["--quick"]), skipped=())
+    assert not suite.publishes(suite.parse_args(["--out", "/tmp/x"]), skipped=())
+
+
 def test_settings_record_commands_with_placeholders() -> None:
     plan = suite.parse_args(["--quick", "--servers", "herder-sync,granian"])
     sizes = runner.Sizes(benchenv.BENCH_BIN, 2, 32, 1, 0, 0.1)
