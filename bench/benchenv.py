@@ -54,7 +54,7 @@ def ensure_bench_venv() -> Path:
     pip = [str(BENCH_BIN / "python"), "-m", "pip", "install", "--quiet"]
     _run([*pip, *PINS])
     _run([*pip, "-e", str(REPO)])
-    _install_granian(pip)
+    install_granian(pip)
     _STAMP.write_text("\n".join(_stamped()) + "\n")
     return BENCH_BIN
 
@@ -63,27 +63,29 @@ def _stamped() -> list[str]:
     return [*PINS, GRANIAN_PIN]
 
 
-def _install_granian(pip: list[str]) -> None:
-    """Install Granian; on failure record why (the suite then runs without it)."""
-    GRANIAN_SKIPPED.unlink(missing_ok=True)
+def install_granian(pip: list[str], venv: Path = BENCH_VENV) -> None:
+    """Install Granian with `pip`; on failure record why in the venv (the suite goes on)."""
+    skipped = venv / GRANIAN_SKIPPED.name
+    skipped.unlink(missing_ok=True)
     print("+", " ".join([*pip, GRANIAN_PIN]), flush=True)
     try:
         done = subprocess.run(
             [*pip, GRANIAN_PIN], capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        GRANIAN_SKIPPED.write_text(f"pip install {GRANIAN_PIN}: {exc}\n")
+        skipped.write_text(f"pip install {GRANIAN_PIN}: {exc}\n")
         return
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        GRANIAN_SKIPPED.write_text(f"pip install {GRANIAN_PIN} failed: " + " / ".join(tail) + "\n")
+        skipped.write_text(f"pip install {GRANIAN_PIN} failed: " + " / ".join(tail) + "\n")
 
 
-def granian_skip_reason() -> str | None:
+def granian_skip_reason(venv: Path = BENCH_VENV) -> str | None:
     """Why Granian is not in the bench venv, or None when it is there."""
-    if GRANIAN_SKIPPED.exists():
-        return GRANIAN_SKIPPED.read_text().strip() or "install failed"
-    if not (BENCH_BIN / "granian").exists():
+    skipped = venv / GRANIAN_SKIPPED.name
+    if skipped.exists():
+        return skipped.read_text().strip() or "install failed"
+    if not (venv / "bin" / "granian").exists():
         return "granian is not installed in bench/.venv"
     return None
 

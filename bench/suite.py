@@ -17,8 +17,9 @@ scenario also writes latest.{json,md,png} and rewrites the results block of READ
 Quick mode (1 round of 1 s runs) writes into a temporary directory only.
 
 Rules:
-- Rounds are interleaved (round > server > scenario): drift on the machine spreads over
-  every server instead of favouring whichever ran first.
+- Rounds are interleaved (round > server > scenario), and each round starts one server
+  further along the list: drift on the machine spreads over every server instead of
+  favouring whichever runs first.
 - Every run is bounded (wrk's -d, hard timeouts) and no process outlives the suite: each is
   stopped by process group in a `finally`, also on Ctrl-C or SIGTERM.
 - Exit status 1 only when a server that should run did not start, failed a run, or served
@@ -138,7 +139,7 @@ def run_plan(plan: Plan, sizes: runner.Sizes) -> runner.Measured:
     samples: list[tally.Sample] = []
     failures: list[tally.Failure] = []
     for round_no in range(1, plan.rounds + 1):
-        for name in plan.servers:
+        for name in rotated(plan.servers, round_no):
             server = SERVERS[name]
             if server.direct and direct:
                 got, failed = _attempt(server, direct, round_no, sizes)
@@ -147,6 +148,13 @@ def run_plan(plan: Plan, sizes: runner.Sizes) -> runner.Measured:
                 got, failed = _attempt(server, [scenario], round_no, sizes)
                 samples, failures = samples + got, failures + failed
     return samples, failures
+
+
+def rotated(names: Sequence[str], round_no: int) -> list[str]:
+    """The servers in the order of round `round_no`: each round starts one further along, so
+    no server always runs first (or right after the same neighbour's load)."""
+    shift = (round_no - 1) % len(names) if names else 0
+    return [*names[shift:], *names[:shift]]
 
 
 def _attempt(

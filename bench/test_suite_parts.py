@@ -7,6 +7,7 @@ the runs are made-up wrk results (the full suite is `make bench`, its smoke `mak
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -303,6 +304,26 @@ def test_the_readme_has_the_block_markers() -> None:
     assert text.index(render.BLOCK_BEGIN) < text.index(render.BLOCK_END)
 
 
+# --- bench venv: Granian is a recorded skip --------------------------------------------
+
+
+def test_a_failed_granian_install_is_recorded_with_its_reason(tmp_path: Path) -> None:
+    failing_pip = [sys.executable, "-c", "import sys; sys.exit('no wheel for this platform')"]
+    benchenv.install_granian(failing_pip, tmp_path)
+    reason = benchenv.granian_skip_reason(tmp_path)
+    assert reason is not None
+    assert reason.startswith("pip install granian==") and "no wheel for this platform" in reason
+
+
+def test_granian_skip_reason_without_a_record(tmp_path: Path) -> None:
+    assert benchenv.granian_skip_reason(tmp_path) == "granian is not installed in bench/.venv"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "granian").write_text("")
+    assert benchenv.granian_skip_reason(tmp_path) is None
+    benchenv.install_granian([sys.executable, "-c", "pass"], tmp_path)  # pip succeeded
+    assert benchenv.granian_skip_reason(tmp_path) is None
+
+
 # --- servers, scenarios, the plan ---------------------------------------------------------
 
 
@@ -342,6 +363,17 @@ def test_quick_plan_and_rejections() -> None:
     for argv in (["--servers", "nginx"], ["--scenarios", "pipelined"], ["--rounds", "0"]):
         with pytest.raises(SystemExit):
             suite.parse_args(argv)
+
+
+def test_rounds_rotate_the_server_order() -> None:
+    names = ("a", "b", "c")
+    assert [suite.rotated(names, n) for n in (1, 2, 3, 4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
+    assert suite.rotated((), 2) == []
 
 
 def test_only_a_full_run_of_everything_is_published() -> None:
