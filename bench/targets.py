@@ -28,7 +28,60 @@ RSS_PAIRS = (
     ("herder-threaded", "gunicorn-gthread"),
     ("herder-gevent", "gunicorn-gevent"),
 )
-CPU_SCENARIOS = ("hello-keepalive", "hello-close", "64k", "upload-1m", "sleep-10ms", "nginx-uwsgi")
+# Who a target compares: a server's name, or a family for its fastest comparable row.
+FAMILIES = {"herder": HERDER, "uwsgi": UWSGI}
+
+
+@dataclass(frozen=True, slots=True)
+class RateTarget:
+    """`mine` >= `factor` x `theirs` in requests/s, in `scenario`."""
+
+    name: str
+    scenario: str
+    mine: str
+    theirs: str
+    factor: float
+
+
+RATE_TARGETS = (
+    RateTarget(
+        "hello keep-alive: herder event >= 1.2x uWSGI's best",
+        "hello-keepalive", "herder-event", "uwsgi", 1.2,
+    ),
+    RateTarget(
+        "hello keep-alive: herder event >= 4x Gunicorn gthread",
+        "hello-keepalive", "herder-event", "gunicorn-gthread", 4.0,
+    ),
+    RateTarget(
+        "hello Connection: close: herder >= 1.1x uWSGI's best",
+        "hello-close", "herder", "uwsgi", 1.1,
+    ),
+    RateTarget(
+        "hello Connection: close: herder >= 3x Gunicorn sync",
+        "hello-close", "herder", "gunicorn-sync", 3.0,
+    ),
+    RateTarget(
+        "uwsgi protocol through nginx: herder >= 1.1x uWSGI behind the same nginx",
+        "nginx-uwsgi", "herder", "uwsgi", 1.1,
+    ),
+    RateTarget(
+        "sleep 10 ms at 64 connections: herder gevent >= Gunicorn gevent",
+        "sleep-10ms", "herder-gevent", "gunicorn-gevent", 1.0,
+    ),
+    RateTarget(
+        "sleep 10 ms at 64 connections: herder threaded >= Gunicorn gthread",
+        "sleep-10ms", "herder-threaded", "gunicorn-gthread", 1.0,
+    ),
+)  # fmt: skip
+# CPU per request against uWSGI's best: (scenario, herder's row), as in the rate targets.
+CPU_TARGETS = (
+    ("hello-keepalive", "herder-event"),
+    ("hello-close", "herder"),
+    ("64k", "herder"),
+    ("upload-1m", "herder"),
+    ("sleep-10ms", "herder"),
+    ("nginx-uwsgi", "herder"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,81 +100,30 @@ class Target:
 
 def evaluate(summaries: Sequence[Summary], labels: Mapping[str, str]) -> list[Target]:
     """Every target of the issue, in the issue's order."""
-    herder_ka = find(summaries, "herder-event", "hello-keepalive")
-    herder_close = best_of(summaries, "hello-close", HERDER)
-    herder_nginx = best_of(summaries, "nginx-uwsgi", HERDER)
-    sleep = "sleep-10ms"
-    targets = [
-        _rate(
-            "hello keep-alive: herder event >= 1.2x uWSGI's best",
-            herder_ka,
-            best_of(summaries, "hello-keepalive", UWSGI),
-            1.2,
-            labels,
-        ),
-        _rate(
-            "hello keep-alive: herder event >= 4x Gunicorn gthread",
-            herder_ka,
-            find(summaries, "gunicorn-gthread", "hello-keepalive"),
-            4.0,
-            labels,
-        ),
-        _rate(
-            "hello Connection: close: herder >= 1.1x uWSGI's best",
-            herder_close,
-            best_of(summaries, "hello-close", UWSGI),
-            1.1,
-            labels,
-        ),
-        _rate(
-            "hello Connection: close: herder >= 3x Gunicorn sync",
-            herder_close,
-            find(summaries, "gunicorn-sync", "hello-close"),
-            3.0,
-            labels,
-        ),
-        _rate(
-            "uwsgi protocol through nginx: herder >= 1.1x uWSGI behind the same nginx",
-            herder_nginx,
-            best_of(summaries, "nginx-uwsgi", UWSGI),
-            1.1,
-            labels,
-        ),
-        _rate(
-            "sleep 10 ms at 64 connections: herder gevent >= Gunicorn gevent",
-            find(summaries, "herder-gevent", sleep),
-            find(summaries, "gunicorn-gevent", sleep),
-            1.0,
-            labels,
-        ),
-        _rate(
-            "sleep 10 ms at 64 connections: herder threaded >= Gunicorn gthread",
-            find(summaries, "herder-threaded", sleep),
-            find(summaries, "gunicorn-gthread", sleep),
-            1.0,
-            labels,
-        ),
-    ]
-    targets += [_rss(summaries, mine, theirs, labels) for mine, theirs in RSS_PAIRS]
-    return targets + [_cpu(summaries, scenario, labels) for scenario in CPU_SCENARIOS]
+    found = [_rate(summaries, target, labels) for target in RATE_TARGETS]
+    found += [_rss(summaries, mine, theirs, labels) for mine, theirs in RSS_PAIRS]
+    return found + [_cpu(summaries, scenario, mine, labels) for scenario, mine in CPU_TARGETS]
 
 
-def _rate(
-    name: str,
-    mine: Summary | None,
-    theirs: Summary | None,
-    factor: float,
-    labels: Mapping[str, str],
-) -> Target:
+def pick(summaries: Sequence[Summary], scenario: str, who: str) -> Summary | None:
+    """The row of server `who`, or the fastest comparable row of family `who`."""
+    if who in FAMILIES:
+        return best_of(summaries, scenario, FAMILIES[who])
+    return find(summaries, who, scenario)
+
+
+def _rate(summaries: Sequence[Summary], target: RateTarget, labels: Mapping[str, str]) -> Target:
+    mine = pick(summaries, target.scenario, target.mine)
+    theirs = pick(summaries, target.scenario, target.theirs)
     if mine is None or theirs is None:
-        return Target(name, None, _missing(mine, theirs))
+        return Target(target.name, None, _missing(mine, theirs))
     value = ratio(mine, theirs)
     detail = (
         f"{_label(mine, labels)} {mine.requests_per_sec:,.0f} req/s vs "
         f"{_label(theirs, labels)} {theirs.requests_per_sec:,.0f} req/s: "
-        f"{_times(value)} (target {factor:g}x)"
+        f"{_times(value)} (target {target.factor:g}x)"
     )
-    return Target(name, value is not None and value >= factor, detail)
+    return Target(target.name, value is not None and value >= target.factor, detail)
 
 
 def _rss(summaries: Sequence[Summary], mine: str, theirs: str, labels: Mapping[str, str]) -> Target:
@@ -140,13 +142,11 @@ def idle_rss(summaries: Sequence[Summary], server: str) -> float | None:
     return None
 
 
-def _cpu(summaries: Sequence[Summary], scenario: str, labels: Mapping[str, str]) -> Target:
+def _cpu(
+    summaries: Sequence[Summary], scenario: str, who: str, labels: Mapping[str, str]
+) -> Target:
     name = f"CPU per request, {scenario}: herder <= uWSGI's best"
-    if scenario == "hello-keepalive":
-        mine = find(summaries, "herder-event", scenario)
-    else:
-        mine = best_of(summaries, scenario, HERDER)
-    theirs = best_of(summaries, scenario, UWSGI)
+    mine, theirs = pick(summaries, scenario, who), pick(summaries, scenario, "uwsgi")
     if mine is None or theirs is None or mine.cpu_s_per_1k is None or theirs.cpu_s_per_1k is None:
         return Target(name, None, _missing(mine, theirs))
     detail = (
