@@ -15,7 +15,7 @@ STAMP := $(VENV)/.herder-installed
 LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
-.PHONY: help venv run lint format types test nginx install-check bench bench-quick bench-nginx \
+.PHONY: help venv run lint format types test nginx install-check bench bench-smoke \
 	bench-faults bench-herd bench-herd-quick docs docs-check clean distclean
 
 help: ## list the targets
@@ -43,8 +43,9 @@ types: venv ## mypy --strict on the package (and on the bench and example script
 	$(BIN)/mypy --strict src
 	$(BIN)/mypy --strict $(TYPED_SCRIPTS)
 
-test: venv lint types nginx ## lint, types and the whole test suite (what CI runs)
+test: venv lint types nginx ## lint, types, the whole test suite, then the benchmark smoke run (CI)
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory bench-smoke
 
 nginx: ## install nginx (Debian package) when missing: the integration tests run a real one
 	scripts/ensure-nginx
@@ -58,15 +59,11 @@ install-check: ## pip install . (not editable) in a throwaway venv: console scri
 	  sys.exit(not r.files("herder").joinpath("py.typed").is_file())'; \
 	echo "install-check: ok (herder script and py.typed installed)"
 
-bench: ## compare herder with gunicorn and uWSGI (full run, several minutes)
-	$(PYTHON) bench/compare.py
+bench: ## the benchmark suite vs Gunicorn, uWSGI, Granian (full: ~30 min; writes bench/results, README)
+	$(PYTHON) bench/suite.py
 
-bench-quick: ## the same comparison as a short smoke run
-	$(PYTHON) bench/compare.py --quick
-
-bench-nginx: ## herder (uwsgi, proxy_pass), uWSGI and gunicorn behind one nginx (full run)
-	scripts/ensure-nginx
-	$(PYTHON) bench/nginx.py
+bench-smoke: ## the suite as a smoke run: every server and scenario, 1 s each, output in /tmp
+	$(PYTHON) bench/suite.py --quick
 
 bench-faults: venv ## fault scenarios under load (HUP, USR2, kill -9, TTIN/TTOU, harakiri...)
 	$(BIN)/python bench/faults.py

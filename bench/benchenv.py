@@ -2,8 +2,10 @@
 
 Rules:
 - `bench/.venv` (gitignored) holds the servers under test: pinned gunicorn and uWSGI (pip
-  builds uWSGI with the machine's gcc and Python headers) and herder from this checkout
-  (`pip install -e .`), so a result names exact versions.
+  builds uWSGI with the machine's gcc and Python headers), matplotlib for the chart, and
+  herder from this checkout (`pip install -e .`), so a result names exact versions.
+- Granian is pinned too but installed on its own: when its install fails, the reason is
+  kept in `bench/.venv/.granian-skipped` and the suite goes on without it (a recorded skip).
 - It is (re)installed when missing, when the pins change, or when pyproject.toml is newer than
   its stamp; otherwise it is reused as is.
 - Machine facts are read, never guessed: what cannot be read is recorded as "unknown".
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -33,8 +36,12 @@ PINS = (
     "gevent==26.9.0",
     "eventlet==0.41.3",
     "packaging==26.4",
+    "matplotlib==3.11.2",
 )
+# Installed apart from PINS: a failure is a recorded skip, not a broken environment.
+GRANIAN_PIN = "granian==2.8.7"
 _STAMP = BENCH_VENV / ".bench-installed"
+GRANIAN_SKIPPED = BENCH_VENV / ".granian-skipped"
 _INSTALL_TIMEOUT_S = 1200
 
 
@@ -47,12 +54,44 @@ def ensure_bench_venv() -> Path:
     pip = [str(BENCH_BIN / "python"), "-m", "pip", "install", "--quiet"]
     _run([*pip, *PINS])
     _run([*pip, "-e", str(REPO)])
-    _STAMP.write_text("\n".join(PINS) + "\n")
+    install_granian(pip)
+    _STAMP.write_text("\n".join(_stamped()) + "\n")
     return BENCH_BIN
 
 
+def _stamped() -> list[str]:
+    return [*PINS, GRANIAN_PIN]
+
+
+def install_granian(pip: list[str], venv: Path = BENCH_VENV) -> None:
+    """Install Granian with `pip`; on failure record why in the venv (the suite goes on)."""
+    skipped = venv / GRANIAN_SKIPPED.name
+    skipped.unlink(missing_ok=True)
+    print("+", " ".join([*pip, GRANIAN_PIN]), flush=True)
+    try:
+        done = subprocess.run(
+            [*pip, GRANIAN_PIN], capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        skipped.write_text(f"pip install {GRANIAN_PIN}: {exc}\n")
+        return
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        skipped.write_text(f"pip install {GRANIAN_PIN} failed: " + " / ".join(tail) + "\n")
+
+
+def granian_skip_reason(venv: Path = BENCH_VENV) -> str | None:
+    """Why Granian is not in the bench venv, or None when it is there."""
+    skipped = venv / GRANIAN_SKIPPED.name
+    if skipped.exists():
+        return skipped.read_text().strip() or "install failed"
+    if not (venv / "bin" / "granian").exists():
+        return "granian is not installed in bench/.venv"
+    return None
+
+
 def _is_current() -> bool:
-    if not _STAMP.exists() or _STAMP.read_text().split() != list(PINS):
+    if not _STAMP.exists() or _STAMP.read_text().split() != _stamped():
         return False
     return _STAMP.stat().st_mtime >= (REPO / "pyproject.toml").stat().st_mtime
 
@@ -63,7 +102,10 @@ def _run(command: list[str]) -> None:
 
 
 def machine_facts(bin_dir: Path) -> dict[str, Any]:
-    """What a reader needs to judge the numbers: CPU, kernel, versions, date."""
+    """What a reader needs to judge the numbers: CPU, kernel, versions, date.
+
+    A version that cannot be read (e.g. Granian skipped) is "unknown".
+    """
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "nproc": len(os.sched_getaffinity(0)),
@@ -75,6 +117,9 @@ def machine_facts(bin_dir: Path) -> dict[str, Any]:
         "herder": _python_says(bin_dir, "herder.__version__", "herder"),
         "gunicorn": _output([str(bin_dir / "gunicorn"), "--version"]),
         "uwsgi": _output([str(bin_dir / "uwsgi"), "--version"]),
+        "granian": _output([str(bin_dir / "granian"), "--version"]),
+        "matplotlib": _python_says(bin_dir, "matplotlib.__version__", "matplotlib"),
+        "nginx": _output([shutil.which("nginx") or "/usr/sbin/nginx", "-v"]),
         "wrk": wrkload.wrk_version(),
     }
 

@@ -1,4 +1,4 @@
-"""Unit tests for the benchmark's pure parts: wrk report parsing, tallying, command lines.
+"""Unit tests for the benchmark's tools: wrk report parsing and commands, process groups.
 
 No server is started and wrk is not run: the reports below are wrk 4.1 output captured on
 this machine (one with socket errors, one without), fed as text.
@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import compare
 import contenders
-import tally
 import wrkload
 
 REPORT_WITH_ERRORS = """\
@@ -51,13 +49,6 @@ Running 3s test @ http://127.0.0.1:18004/
 Requests/sec:   8944.72
 Transfer/sec:    700.00KB
 """
-
-
-def _result(
-    rate: float, p50: float = 1.0, p99: float = 2.0, read: int = 0, mean: float = 1.0
-) -> wrkload.WrkResult:
-    errors = wrkload.WrkErrors(read=read)
-    return wrkload.WrkResult(rate, p50, p99, mean, requests=int(rate), errors=errors)
 
 
 def test_parse_reads_rate_percentiles_and_every_error_kind() -> None:
@@ -108,116 +99,11 @@ def test_wrk_command_has_one_thread_latency_and_headers() -> None:
     ]
 
 
-def test_summarize_takes_medians_and_sums_errors() -> None:
-    samples = [
-        tally.Sample("uwsgi", "close", n, _result(rate, p50=rate / 1000, read=1))
-        for n, rate in enumerate((1000.0, 3000.0, 2000.0), start=1)
-    ]
-    (summary,) = tally.summarize(samples)
-    assert summary.rounds == 3
-    assert summary.requests_per_sec == 2000.0
-    assert summary.p50_ms == 2.0
-    assert summary.errors.read == 3
-
-
-def test_ratio_is_per_scenario_and_none_without_reference() -> None:
-    summaries = tally.summarize(
-        [
-            tally.Sample("herder-sync", "keepalive", 1, _result(3000.0)),
-            tally.Sample("uwsgi", "keepalive", 1, _result(2000.0)),
-            tally.Sample("herder-sync", "close", 1, _result(1000.0)),
-        ]
+def test_wrk_command_adds_a_lua_script() -> None:
+    command = wrkload.wrk_command(
+        "http://x/upload", connections=8, duration_s=1, script=Path("/b/upload.lua")
     )
-    herder_ka, _, herder_close = summaries
-    assert tally.ratio(summaries, herder_ka, "uwsgi") == pytest.approx(1.5)
-    assert tally.ratio(summaries, herder_close, "uwsgi") is None
-
-
-def test_markdown_table_groups_by_scenario_with_ratio_cells() -> None:
-    samples = [
-        tally.Sample("gunicorn-sync", "keepalive", 2, _result(1000.0, read=7)),
-        tally.Sample("uwsgi", "close", 1, _result(2000.0)),
-        tally.Sample("uwsgi", "keepalive", 1, _result(4000.0)),
-    ]
-    servers = ("uwsgi", "gunicorn-sync")
-    summaries = tally.summarize(samples)
-    text = tally.markdown_table(summaries, {"uwsgi": "uWSGI"}, ("keepalive", "close"), servers)
-    table = text.splitlines()
-    assert table[0].startswith("| server | scenario | req/s |")
-    assert table[2] == "| uWSGI | keepalive | 4,000 | 1.000 | 2.000 | 0 | 1.00 | 4.00 | - |"
-    assert table[3].startswith("| gunicorn-sync | keepalive | 1,000 |")
-    assert "| 7 (read 7) | 0.25 | 1.00 | - |" in table[3]
-    assert table[4].startswith("| uWSGI | close | 2,000 |")
-    assert len(table) == 5
-
-
-def test_starvation_warning_flags_rows_with_mostly_idle_connections() -> None:
-    served_two = _result(60_000.0, mean=0.03)  # 60k req/s x 30 us: about 2 busy
-    served_all = _result(10_000.0, mean=5.0)  # 10k req/s x 5 ms: about 50 busy
-    summaries = tally.summarize(
-        [
-            tally.Sample("uwsgi-http11", "keepalive", 1, served_two),
-            tally.Sample("gunicorn-gthread", "keepalive", 1, served_all),
-        ]
-    )
-    warnings = tally.starvation_warnings(summaries, 50, {"uwsgi-http11": "uWSGI http11"})
-    assert warnings == [
-        "WARNING: uWSGI http11 keepalive: only about 2 of 50 connections were busy on average "
-        "(req/s x mean latency); the others waited unserved, which wrk does not count as errors."
-    ]
-
-
-def test_report_record_keeps_raw_runs_summary_and_failures(tmp_path: Path) -> None:
-    samples = [tally.Sample("uwsgi", "close", 1, _result(2000.0))]
-    failures = [tally.Failure("herder-sync", 1, "exited with status 4")]
-    record = tally.report_record({"nproc": 2}, {"rounds": 1}, samples, failures)
-    assert record["summary"][0]["ratio_vs_uwsgi"] == 1.0
-    assert record["runs"][0]["result"]["requests_per_sec"] == 2000.0
-    assert record["failures"][0]["reason"] == "exited with status 4"
-    path = tally.write_record(record, tmp_path / "results", "20260101-000000")
-    assert path.name == "compare-20260101-000000.json"
-    assert '"nproc": 2' in path.read_text()
-
-
-def test_every_contender_binds_loopback_with_the_same_process_count() -> None:
-    launch = contenders.Launch(Path("/v/bin"), Path("/apps"), 8123, workers=3, threads=4)
-    for contender in contenders.CONTENDERS.values():
-        command = contender.command(launch)
-        assert "127.0.0.1:8123" in command, contender.name
-        assert "3" in command, contender.name
-    herder = contenders.CONTENDERS["herder-event"].command(launch)
-    assert herder == [
-        *("/v/bin/herder", "-w", "3", "-b", "127.0.0.1:8123", "-k", "event"),
-        *("--chdir", "/apps", "hello:app"),
-    ]
-    gthread = contenders.CONTENDERS["gunicorn-gthread"].command(launch)
-    assert gthread[gthread.index("--threads") + 1] == "4"
-    assert "--threads" not in contenders.CONTENDERS["gunicorn-sync"].command(launch)
-
-
-def test_uwsgi_uses_the_in_worker_http_parser_and_dies_on_term() -> None:
-    launch = contenders.Launch(Path("/v/bin"), Path("/apps"), 8123, workers=2, threads=4)
-    command = contenders.CONTENDERS["uwsgi"].command(launch)
-    assert command[1:3] == ["--http-socket", "127.0.0.1:8123"]
-    assert {"--master", "--die-on-term", "--disable-logging"} <= set(command)
-
-
-def test_parse_args_quick_defaults_and_overrides() -> None:
-    quick = compare.parse_args(["--quick", "--servers", "uwsgi,gunicorn-sync"])
-    assert (quick.rounds, quick.duration_s) == (1, 2.0)
-    assert quick.servers == ("uwsgi", "gunicorn-sync")
-    assert quick.scenarios == ("keepalive", "close")
-    full = compare.parse_args(["--quick", "--rounds", "4", "--scenarios", "close"])
-    assert (full.rounds, full.scenarios) == (4, ("close",))
-
-
-@pytest.mark.parametrize(
-    "argv", [["--servers", "nginx"], ["--scenarios", "pipelined"], ["--rounds", "0"]]
-)
-def test_parse_args_rejects_unknown_names_and_nonpositive_sizes(argv: list[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        compare.parse_args(argv)
-    assert caught.value.code != 0
+    assert command[-3:] == ["-s", "/b/upload.lua", "http://x/upload"]
 
 
 def test_group_members_skips_zombies_and_other_groups(tmp_path: Path) -> None:

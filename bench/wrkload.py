@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 WRK = "wrk"
 # wrk's time units (its `units_time` table) as multiples of one millisecond.
@@ -111,20 +112,37 @@ def _parse_errors(text: str) -> WrkErrors:
 
 
 def wrk_command(
-    url: str, *, connections: int, duration_s: float, headers: tuple[str, ...] = ()
+    url: str,
+    *,
+    connections: int,
+    duration_s: float,
+    headers: tuple[str, ...] = (),
+    script: Path | None = None,
 ) -> list[str]:
-    """The wrk command line for one run: one thread, `connections` sockets, `--latency`."""
+    """The wrk command line for one run: one thread, `connections` sockets, `--latency`.
+
+    `script` is a wrk Lua script (`-s`), e.g. one that makes every request a POST.
+    """
     command = [WRK, "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--latency"]
     for header in headers:
         command += ["-H", header]
+    if script is not None:
+        command += ["-s", str(script)]
     return [*command, url]
 
 
 def run_wrk(
-    url: str, *, connections: int, duration_s: float, headers: tuple[str, ...] = ()
+    url: str,
+    *,
+    connections: int,
+    duration_s: float,
+    headers: tuple[str, ...] = (),
+    script: Path | None = None,
 ) -> WrkResult:
     """Run wrk once against `url` and return its parsed report."""
-    command = wrk_command(url, connections=connections, duration_s=duration_s, headers=headers)
+    command = wrk_command(
+        url, connections=connections, duration_s=duration_s, headers=headers, script=script
+    )
     limit = duration_s + _WRK_GRACE_S
     done = subprocess.run(command, capture_output=True, text=True, timeout=limit, check=False)
     if done.returncode != 0:
