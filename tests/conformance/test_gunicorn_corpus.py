@@ -1,5 +1,8 @@
 """Replays Gunicorn's request corpus through `HTTP11Parser`, fed whole and in many splits.
 
+Every case runs with each head parser (`head_parsers.NAMES`: herder's own and the httptools
+accelerator); both must give exactly the same answers.
+
 The corpus lives beside the repository (`../shared/conformance/gunicorn-requests`, or
 `$HERDER_CONFORMANCE_DIR`); when it is missing these tests fail, they never skip.
 
@@ -32,6 +35,8 @@ import pytest
 from herder.protocol.base import RequestParser
 from herder.protocol.errors import IncompleteMessage, ProtocolError
 from herder.protocol.events import NEED_DATA, PAUSED, Data, EndOfMessage, RequestHead
+from herder.protocol.http11.head_parsers import NAMES, HeadParser
+from herder.protocol.http11.head_parsers import head_parser as head_parser_named
 from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.limits import HeaderMap, Limits
 from herder.protocol.proxy import ProxyInfo, ProxyMode, ProxyPreambleParser
@@ -125,6 +130,12 @@ SETTINGS = {
 }
 
 
+@pytest.fixture(params=NAMES)
+def head_parser(request: pytest.FixtureRequest) -> HeadParser:
+    """Each head parser in turn (no skip: the test extra installs httptools)."""
+    return head_parser_named(request.param)
+
+
 # -- the corpus ---------------------------------------------------------------------------
 
 
@@ -190,10 +201,12 @@ class Outcome:
     proxy: ProxyInfo | None = None
 
 
-def drive(chunks: list[bytes], limits: Limits, proxy: bool = False) -> Outcome:
+def drive(
+    chunks: list[bytes], limits: Limits, head_parser: HeadParser, proxy: bool = False
+) -> Outcome:
     """Feed `chunks` as a server would: next cycle only while the client keeps the connection.
     With `proxy`, an optional PROXY header (v1 or v2) may come first."""
-    parser: RequestParser = HTTP11Parser(limits)
+    parser: RequestParser = HTTP11Parser(limits, head_parser)
     if proxy:
         preamble = ProxyPreambleParser(parser, ProxyMode.AUTO)
         outcome = _drive(chunks, preamble)
@@ -269,11 +282,11 @@ def assert_rejected(outcome: Outcome, expected: list[dict[str, Any]], at: int, s
 
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("name", case_names("valid"))
-def test_valid_case(name: str, split: str) -> None:
+def test_valid_case(name: str, split: str, head_parser: HeadParser) -> None:
     data, spec = load("valid", name)
     chunks = pieces(data, split, name)
     expected = spec["requests"]
-    outcome = drive(chunks, limits_for(spec["settings"]), is_proxied(spec))
+    outcome = drive(chunks, limits_for(spec["settings"]), head_parser, is_proxied(spec))
     if name in HEAD_ONLY:
         assert isinstance(outcome.error, IncompleteMessage)
         assert_request(outcome.requests[0], expected[0], head_only=True)
@@ -287,11 +300,11 @@ def test_valid_case(name: str, split: str) -> None:
 
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("name", sorted(HOST_LESS))
-def test_host_less_case_without_host_rule(name: str, split: str) -> None:
+def test_host_less_case_without_host_rule(name: str, split: str, head_parser: HeadParser) -> None:
     """What the parser sees in the requests rejected for lacking Host matches the corpus."""
     data, spec = load("valid", name)
     limits = limits_for(spec["settings"], require_host=False)
-    outcome = drive(pieces(data, split, name), limits, is_proxied(spec))
+    outcome = drive(pieces(data, split, name), limits, head_parser, is_proxied(spec))
     if name in POLICY_REJECTS:
         assert_rejected(outcome, spec["requests"], 0, POLICY_REJECTS[name])
     else:
@@ -316,10 +329,12 @@ def is_proxied(spec: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("name", sorted(PROXY_SOURCES))
-def test_proxy_header_gives_the_client_address(name: str, split: str) -> None:
+def test_proxy_header_gives_the_client_address(
+    name: str, split: str, head_parser: HeadParser
+) -> None:
     data, spec = load("valid", name)
     limits = limits_for(spec["settings"], require_host=False)
-    outcome = drive(pieces(data, split, name), limits, proxy=True)
+    outcome = drive(pieces(data, split, name), limits, head_parser, proxy=True)
     assert outcome.error is None
     source = None if outcome.proxy is None else outcome.proxy.source
     assert source == PROXY_SOURCES[name]
@@ -347,18 +362,18 @@ def lacks_host(data: bytes) -> bool:
 
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("name", case_names("invalid"))
-def test_invalid_case(name: str, split: str) -> None:
+def test_invalid_case(name: str, split: str, head_parser: HeadParser) -> None:
     data, spec = load("invalid", name)
     limits = limits_for(spec["settings"])
     status = STATUS_OVERRIDES.get(name, STATUS_BY_ERROR[spec["error"]])
     chunks = pieces(data, split, name)
     proxied = is_proxied(spec)
-    lenient = drive(chunks, dataclasses.replace(limits, require_host=False), proxied)
+    lenient = drive(chunks, dataclasses.replace(limits, require_host=False), head_parser, proxied)
     if "forwarded_allow_ips" in spec["settings"]:
         assert_forwarded_refused(lenient, spec["settings"]["forwarded_allow_ips"], status)
         return
     assert_refused(lenient, status, head_first=name in BODY_ERRORS)
-    strict = drive(chunks, limits, proxied)
+    strict = drive(chunks, limits, head_parser, proxied)
     if lacks_host(data):  # the Host rule may refuse it first
         assert strict.error is not None
         assert strict.error.status in (status, 400)

@@ -96,6 +96,7 @@ def expected_defaults(cwd: str) -> dict[str, Any]:
         "epoll_exclusive": False,
         "reuse_port": False,
         "worker_stats": None,
+        "http_parser": "python",
     }
 
 
@@ -192,6 +193,8 @@ GOOD = [
     (["--epoll-exclusive"], "epoll_exclusive", True),
     (["--reuse-port"], "reuse_port", True),
     (["--worker-stats", "/run/herder.stats"], "worker_stats", "/run/herder.stats"),
+    (["--http-parser", "httptools"], "http_parser", "httptools"),
+    (["--http-parser", "Python"], "http_parser", "python"),
 ]
 
 
@@ -278,6 +281,7 @@ BAD = [
     (["--preload=yes"], "ignored explicit argument 'yes'"),
     (["--threads", "0"], "--threads: must be at least 1, got 0"),
     (["--worker-stats", ""], "--worker-stats: must not be empty"),
+    (["--http-parser", "llhttp"], "--http-parser: invalid choice 'llhttp' (choose from python"),
 ]
 
 

@@ -112,6 +112,8 @@ class Config:
     epoll_exclusive: bool
     reuse_port: bool
     worker_stats: str | None
+    # The head parser (sections/parsing.py)
+    http_parser: str
 
     _values: dict[str, Any]
     _sources: dict[str, str]

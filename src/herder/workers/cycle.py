@@ -33,6 +33,7 @@ from herder.logs import ErrorStream
 from herder.protocol.base import RequestParser
 from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
+from herder.protocol.http11.head_parsers import head_parser
 from herder.protocol.http11.parser import HTTP11Parser
 from herder.protocol.http11.response import error_response
 from herder.protocol.proxy import ProxyMode, ProxyPreambleParser
@@ -92,6 +93,7 @@ class RequestCycle:
         self.worker = worker
         self.logs = worker.ctx.logs
         self.limits = worker.cfg.protocol_limits()
+        self.head_parser = head_parser(worker.cfg.http_parser)  # imports an accelerator
         self.date = DateCache()
         self.server_header = SERVER_SOFTWARE.encode("ascii")
         self.options = ExchangeOptions(
@@ -141,7 +143,7 @@ class RequestCycle:
         """The parser for a connection from `peer` accepted on that listener."""
         if self.is_uwsgi[listener_index]:
             return UwsgiParser(self.uwsgi_limits, self.uwsgi_allow.allows_peer(peer))
-        parser = HTTP11Parser(self.limits)
+        parser = HTTP11Parser(self.limits, self.head_parser)
         if self.proxy_mode is ProxyMode.OFF:
             return parser
         return ProxyPreambleParser(parser, self.proxy_mode, self.proxy_allow.allows_peer(peer))

@@ -30,6 +30,7 @@ from herder.protocol.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event
 from herder.protocol.http11.body import parse_size_line, parse_trailers, size_line_limit
 from herder.protocol.http11.guard import CRLF, SectionGuard
 from herder.protocol.http11.head import parse_head
+from herder.protocol.http11.head_parsers import HeadParser
 from herder.protocol.limits import Limits
 
 MAX_EMPTY_LINES = 16
@@ -85,13 +86,17 @@ class HTTP11Parser:
         "_eof",
         "_guard",
         "_limits",
+        "_parse_head",
         "_pos",
         "_remaining",
         "_state",
     )
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, limits: Limits = DEFAULT_LIMITS, head_parser: HeadParser = parse_head
+    ) -> None:
         self._limits = limits
+        self._parse_head = head_parser  # parse_head, or an accelerator with its contract
         self._buf = bytearray()
         self._pos = 0
         self._eof = False
@@ -158,7 +163,7 @@ class HTTP11Parser:
         end = self._guard.find_end(buf)
         if end < 0:
             return self._need_data(len(buf) > self._pos)
-        head = parse_head(buf[self._pos : end], self._limits)
+        head = self._parse_head(buf[self._pos : end], self._limits)
         self._pos = end + 4
         if head.chunked:
             self._enter(_S_CHUNK_SIZE)
