@@ -53,14 +53,14 @@ def ensure_bench_venv() -> Path:
         _run([sys.executable, "-m", "venv", str(BENCH_VENV)])
     pip = [str(BENCH_BIN / "python"), "-m", "pip", "install", "--quiet"]
     _run([*pip, *PINS])
-    _run([*pip, "-e", str(REPO)])
+    _run([*pip, "-e", f"{REPO}[speedups]"])  # with the optional httptools head parser
     install_granian(pip)
     _STAMP.write_text("\n".join(_stamped()) + "\n")
     return BENCH_BIN
 
 
 def _stamped() -> list[str]:
-    return [*PINS, GRANIAN_PIN]
+    return [*PINS, GRANIAN_PIN, "herder[speedups]"]
 
 
 def install_granian(pip: list[str], venv: Path = BENCH_VENV) -> None:

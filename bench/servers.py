@@ -68,13 +68,14 @@ class Server:
         return self.build(launch)
 
 
-def _herder(kind: str) -> Callable[[Launch], list[str]]:
+def _herder(kind: str, *extra: str) -> Callable[[Launch], list[str]]:
     def build(launch: Launch) -> list[str]:
         threads = ("--threads", str(launch.threads)) if kind == "threaded" else ()
         protocol = ("--protocol", "uwsgi") if launch.uwsgi_protocol else ()
         return [
             str(launch.bin_dir / "herder"),
             *("-w", str(launch.workers), "-b", launch.bind, "-k", kind, *threads, *protocol),
+            *extra,
             *("--chdir", str(launch.apps_dir), APP),
         ]
 
@@ -122,6 +123,18 @@ SERVERS: dict[str, Server] = {
     for s in (
         Server("herder-sync", "herder sync", "herder", _herder("sync"), behind_nginx=True),
         Server("herder-event", "herder event", "herder", _herder("event"), behind_nginx=True),
+        Server(  # the kernel spreads connections over per-worker listeners
+            "herder-event-reuseport",
+            "herder event --reuse-port",
+            "herder",
+            _herder("event", "--reuse-port"),
+        ),
+        Server(  # the optional C head parser (docs/performance.md)
+            "herder-event-httptools",
+            "herder event --http-parser httptools",
+            "herder",
+            _herder("event", "--http-parser", "httptools"),
+        ),
         Server("herder-threaded", "herder threaded", "herder", _herder("threaded")),
         Server("herder-gevent", "herder gevent", "herder", _herder("gevent")),
         Server("gunicorn-sync", "Gunicorn sync", "gunicorn", _gunicorn("sync"), behind_nginx=True),

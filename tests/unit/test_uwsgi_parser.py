@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from herder.protocol.errors import BadRequest, IncompleteMessage, ProtocolError
 from herder.protocol.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, RequestHead
@@ -173,3 +175,30 @@ def test_next_cycle_parses_a_second_packet() -> None:
     parser.start_next_cycle()
     with pytest.raises(RuntimeError):
         parser.start_next_cycle()  # only legal when PAUSED
+
+
+_LATIN1 = st.characters(min_codepoint=0, max_codepoint=255)
+_PAIRS = st.dictionaries(
+    st.text(_LATIN1, min_size=1, max_size=12).filter(lambda key: not key.startswith("HTTP_")),
+    st.text(_LATIN1, max_size=40),
+    max_size=24,
+)
+
+
+@given(_PAIRS)
+def test_decode_vars_inverts_encode_vars(pairs: dict[str, str]) -> None:
+    assert decode_vars(encode_vars(pairs)) == pairs
+
+
+@given(_PAIRS, st.integers(min_value=1, max_value=400))
+def test_a_truncated_vars_block_is_refused_unless_cut_between_vars(
+    pairs: dict[str, str], cut: int
+) -> None:
+    block = encode_vars(pairs)
+    items = list(pairs.items())
+    boundaries = {len(encode_vars(items[:count])): count for count in range(len(items) + 1)}
+    if cut in boundaries:  # whole vars only: a shorter, valid block
+        assert decode_vars(block[:cut]) == dict(items[: boundaries[cut]])
+    elif cut < len(block):
+        with pytest.raises(BadRequest):
+            decode_vars(block[:cut])

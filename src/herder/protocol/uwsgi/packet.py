@@ -25,29 +25,35 @@ def read_header(buf: bytes | bytearray, pos: int) -> tuple[int, int, int]:
 
 
 def decode_vars(block: bytes | bytearray) -> dict[str, str]:
-    """The vars of one block; raises `BadRequest` when it is malformed."""
+    """The vars of one block; raises `BadRequest` when it is malformed.
+
+    One loop with no call per var: a block from nginx holds 15 to 30 of them, and a call per
+    key and value cost about twice the whole loop (measured). The block is decoded to latin-1
+    once, so string offsets are octet offsets."""
+    text = block.decode("latin-1")
     result: dict[str, str] = {}
     pos, end = 0, len(block)
     while pos < end:
-        key, pos = _string(block, pos, end, "key")
-        value, pos = _string(block, pos, end, "value")
+        if pos + 2 > end:
+            raise BadRequest("uwsgi vars block ends inside a key length")
+        start = pos + 2
+        pos = start + (block[pos] | (block[pos + 1] << 8))
+        if pos > end:
+            raise BadRequest(f"uwsgi key of {pos - start} bytes runs past the vars block")
+        key = text[start:pos]
+        if pos + 2 > end:
+            raise BadRequest("uwsgi vars block ends inside a value length")
+        start = pos + 2
+        pos = start + (block[pos] | (block[pos + 1] << 8))
+        if pos > end:
+            raise BadRequest(f"uwsgi value of {pos - start} bytes runs past the vars block")
         if key not in result:
-            result[key] = value
+            result[key] = text[start:pos]
         elif key.startswith("HTTP_"):
-            result[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+            result[key] += ("; " if key == "HTTP_COOKIE" else ",") + text[start:pos]
         else:
             raise BadRequest(f"uwsgi var {key!r} given twice")
     return result
-
-
-def _string(block: bytes | bytearray, pos: int, end: int, what: str) -> tuple[str, int]:
-    if pos + 2 > end:
-        raise BadRequest(f"uwsgi vars block ends inside a {what} length")
-    size = block[pos] | (block[pos + 1] << 8)
-    start = pos + 2
-    if start + size > end:
-        raise BadRequest(f"uwsgi {what} of {size} bytes runs past the vars block")
-    return block[start : start + size].decode("latin-1"), start + size
 
 
 def encode_vars(pairs: list[tuple[str, str]] | dict[str, str]) -> bytes:
