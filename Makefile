@@ -16,7 +16,7 @@ LINT_PATHS := src tests bench examples
 TYPED_SCRIPTS := $(wildcard bench/*.py bench/apps/*.py examples/*.py)
 
 .PHONY: help venv run lint format types test nginx install-check bench bench-smoke \
-	bench-faults bench-herd bench-herd-quick bench-parsers docs docs-check clean distclean
+	bench-faults bench-herd bench-herd-quick bench-parsers bench-hotpath docs docs-check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-herd-quick: ## the same as a smoke run (2 s per run)
 
 bench-parsers: venv ## head parsers in process: parse_head against the httptools accelerator
 	$(BIN)/python bench/parsers.py
+
+bench-hotpath: venv ## the event worker's cost per request in process: µs, calls, stages
+	$(BIN)/python bench/hotpath.py
 
 docs: venv ## regenerate docs/settings.md from the settings declarations
 	$(BIN)/python -m herder.config.docs > docs/settings.md.tmp
