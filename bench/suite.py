@@ -258,7 +258,9 @@ def _chart(bin_dir: Path, data: Path, png: Path) -> None:
 
 def update_readme(facts: dict[str, Any], found: Sequence[targets.Target]) -> None:
     """Rewrite the README's results block (full runs only)."""
-    block = render.readme_block(facts, found, "make bench")
+    options = " ".join(sys.argv[1:])  # what this run was asked for, if not the defaults
+    command = f"python3 bench/suite.py {options}" if options else "make bench"
+    block = render.readme_block(facts, found, command)
     README.write_text(render.replace_block(README.read_text(), block))
 
 
