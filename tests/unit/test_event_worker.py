@@ -14,7 +14,7 @@ import pytest
 
 from herder.config import Bind, BindKind, load_config
 from herder.logs import Logs
-from herder.workers.accepting import accept_batch, set_nodelay
+from herder.workers.accepting import accept_batch, accept_while, set_nodelay
 from herder.workers.base import Listener, WorkerContext
 from herder.workers.cycle import RequestCycle
 from herder.workers.event import EventWorker
@@ -89,3 +89,27 @@ def test_accepted_connections_inherit_nodelay_from_the_listener(listener: Listen
             assert conn.family == socket.AF_INET and conn.type == socket.SOCK_STREAM
             assert peer == client.getsockname()
     assert counters.read().accepts == 1
+
+
+def test_accept_while_counts_each_connection_before_serving_it(listener: Listener) -> None:
+    counters = Counters(StatsBoard(slots=1), 0)
+    seen: list[int] = []
+
+    def take(conn: socket.socket, peer: tuple[str, int] | None) -> bool:
+        seen.append(counters.read().accepts)  # what a reader of the board sees meanwhile
+        conn.close()
+        return True  # answered and gone: go on
+
+    clients = [socket.create_connection(listener.sock.getsockname(), timeout=5) for _ in range(3)]
+    try:
+        select.select([listener.sock], [], [], 5)
+        deadline = 50
+        while len(seen) < 3 and deadline:
+            accept_while(listener.sock, counters, 16, take)
+            deadline -= 1
+            select.select([listener.sock], [], [], 0.1)
+    finally:
+        for client in clients:
+            client.close()
+    assert seen == [1, 2, 3]
+    assert counters.read().accepts == 3

@@ -152,7 +152,8 @@ def accept_while(
     take: Callable[[socket.socket, tuple[str, int] | None], bool],
 ) -> None:
     """Accept up to `limit` connections one at a time, handing each to `take` at once, and
-    stop early when `take` returns False; counted like `accept_batch`."""
+    stop early when `take` returns False; counted like `accept_batch`, each accept before
+    `take` serves it (a reader never sees a request counted before its connection)."""
     counters.wakeup()
     accept = _plain_accept(sock) if isinstance(sock, _socket.socket) else sock.accept
     taken = 0
@@ -162,11 +163,10 @@ def accept_while(
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             break
         taken += 1
+        counters.accepted(1)
         if not take(conn, peer if isinstance(peer, tuple) else None):
             break
-    if taken:
-        counters.accepted(taken)
-    else:
+    if not taken:
         counters.found_nothing()
 
 
