@@ -113,7 +113,6 @@ class RequestCycle:
         self.uwsgi_limits = UwsgiLimits(cfg.uwsgi_buffer_size)
         self.uwsgi_allow = AddressSet(cfg.uwsgi_allow_ips)
         self.proxy_mode: ProxyMode = cfg.proxy_protocol
-        self.proxied = self.proxy_mode is not ProxyMode.OFF
         self.proxy_allow = AddressSet(cfg.proxy_allow_ips)
         self.forwarded: ForwardedPolicy | None = None
         if cfg.forwarded_allow_ips:
@@ -162,11 +161,8 @@ class RequestCycle:
         Raises `ProtocolError` when the request is refused before the app (conflicting
         forwarded scheme headers, a NUL in a static path): answer it like a parse error."""
         worker = self.worker
-        proxy_info = (
-            parser.info if self.proxied and isinstance(parser, ProxyPreambleParser) else None
-        )
-        if proxy_info and proxy_info.source:
-            peer = proxy_info.source
+        if isinstance(parser, ProxyPreambleParser) and parser.info and parser.info.source:
+            peer = parser.info.source
         body = BodyReader(parser, transport.receive)
         environ = self.builders[listener_index].build(head, peer, Input(body))
         if self.forwarded is not None and head.cgi is None:

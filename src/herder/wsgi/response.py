@@ -57,9 +57,12 @@ class ResponseStart:
     code: int
     headers: list[tuple[str, str]]  # a copy: later changes by the application are ignored
     content_length: int | None  # the application's Content-Length, if it gave one
-    # The status line and fields serialized, each line with its CRLF (the checks above
-    # leave nothing that is not latin-1).
-    lines: bytes = field(default=b"", compare=False)
+    # The status line and fields serialized, each line with its CRLF: made once per start
+    # (and a checked start is remembered, see below), not once per response.
+    lines: bytes = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", serialize_start(self.status, self.headers))
 
 
 # Apps send the same status line and header list response after response. A start that
@@ -111,8 +114,7 @@ def _check_start(status: object, headers: object) -> ResponseStart:
         checked.append(header)
     if code == 204:
         content_length = None
-    lines = serialize_start(status, checked)
-    return ResponseStart(status, code, checked, content_length, lines)
+    return ResponseStart(status, code, checked, content_length)
 
 
 def _check_status(status: str) -> int:
@@ -190,8 +192,9 @@ class Response:
             lines += CONNECTION_CLOSE
         elif self._version < (1, 1):
             lines += CONNECTION_KEEP_ALIVE  # HTTP/1.0 persists only when told (RFC 9112 §9.3)
-        fields = start.lines or serialize_start(start.status, start.headers)
-        return b"".join((fields, b"Date: ", date, b"\r\nServer: ", server, b"\r\n", lines, b"\r\n"))
+        return b"".join(
+            (start.lines, b"Date: ", date, b"\r\nServer: ", server, b"\r\n", lines, b"\r\n")
+        )
 
     def _choose_framing(
         self, start: ResponseStart, known_length: int | None

@@ -11,7 +11,7 @@ functions `parse_head` uses, so speed never comes from skipping a check:
   accept);
 - each field name goes through the same known-name table and token/underscore policy as
   `fields.parse_fields`, each value is stripped the same way, and the framing, Host,
-  persistence and Expect rules are `head`'s own functions.
+  persistence and Expect rules are `head.complete_head`, the same tail as `parse_head`'s.
 Whenever the fast path cannot prove it would give `parse_head`'s exact answer, it returns
 None and `parse_head` answers instead. That is the case for: any error at all (refusals are
 rare, and the reference then produces the exact error class, status and message), llhttp
@@ -31,16 +31,7 @@ from herder.protocol.errors import ProtocolError
 from herder.protocol.events import RequestHead
 from herder.protocol.http11.fields import KNOWN_NAMES, _other_name, field_line_limit
 from herder.protocol.http11.grammar import check_block
-from herder.protocol.http11.head import (
-    HTTP_11,
-    WATCHED,
-    _elements,
-    check_host,
-    framing,
-    is_persistent,
-    join_watched,
-    parse_head,
-)
+from herder.protocol.http11.head import WATCHED, complete_head, parse_head
 from herder.protocol.http11.request_line import split_request_line, split_target
 from herder.protocol.limits import Limits
 
@@ -112,25 +103,9 @@ def assemble(
     line_end = block.find(CRLF)
     line = (block[:line_end] if line_end >= 0 else block).decode("latin-1")
     method, target, version = split_request_line(line, limits)
-    path, query, scheme, authority = split_target(method, target)
+    parts = split_target(method, target)
     fields, watched = convert_fields(raw_fields, limits)
-    joined = join_watched(watched)
-    content_length, chunked = framing(version, joined)
-    check_host(version, joined.get("HOST"), limits)
-    return RequestHead(
-        method,
-        target,
-        path,
-        query,
-        version,
-        tuple(fields),
-        content_length,
-        chunked,
-        is_persistent(version, joined.get("CONNECTION")),
-        version == HTTP_11 and "100-continue" in _elements(joined.get("EXPECT", "")),
-        scheme,
-        authority,
-    )
+    return complete_head(method, target, version, parts, fields, watched, limits)
 
 
 def convert_fields(

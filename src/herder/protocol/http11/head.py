@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from herder.protocol.errors import BadRequest, NotImplementedFeature, URITooLong
 from herder.protocol.events import RequestHead
-from herder.protocol.http11.fields import check_section, parse_fields
+from herder.protocol.http11.fields import Fields, check_section, parse_fields
 from herder.protocol.http11.grammar import HOST_VALUE, TOKEN
-from herder.protocol.http11.request_line import split_request_line, split_target
+from herder.protocol.http11.request_line import Target, split_request_line, split_target
 from herder.protocol.limits import Limits
 
 # The fields that decide framing and connection handling; the field parser hands them over
@@ -54,16 +54,26 @@ def parse_head(block: bytes | bytearray, limits: Limits) -> RequestHead:
         raise URITooLong(f"request line of {len(request_line)} octets")
     check_section(block, lines, 1, limits)
     method, target, version = split_request_line(request_line, limits)
-    if target[0] == "/" and "#" not in target and method != "CONNECT":  # the usual origin-form
-        path, _, query = target.partition("?")
-        scheme = authority = ""
-    else:
-        path, query, scheme, authority = split_target(method, target)
+    parts = split_target(method, target)
     fields, watched = parse_fields(lines, 1, limits, WATCHED)
+    return complete_head(method, target, version, parts, fields, watched, limits)
+
+
+def complete_head(
+    method: str,
+    target: str,
+    version: tuple[int, int],
+    parts: Target,
+    fields: Fields,
+    watched: Fields,
+    limits: Limits,
+) -> RequestHead:
+    """The rules that need the whole field section (framing, Host, persistence, Expect),
+    then the head: the common tail of every head parser."""
     joined = join_watched(watched)
     content_length, chunked = framing(version, joined)
     check_host(version, joined.get("HOST"), limits)
-    connection = joined.get("CONNECTION")
+    path, query, scheme, authority = parts
     return RequestHead(
         method,
         target,
@@ -73,8 +83,8 @@ def parse_head(block: bytes | bytearray, limits: Limits) -> RequestHead:
         tuple(fields),
         content_length,
         chunked,
-        version == HTTP_11 if connection is None else is_persistent(version, connection),
-        "EXPECT" in joined and version == HTTP_11 and "100-continue" in _elements(joined["EXPECT"]),
+        is_persistent(version, joined.get("CONNECTION")),
+        version == HTTP_11 and "EXPECT" in joined and "100-continue" in _elements(joined["EXPECT"]),
         scheme,
         authority,
     )
